@@ -1,0 +1,117 @@
+/**
+ * The cluster spec: one YAML file per stack (clusters/<name>.yaml).
+ * Field paths are a public contract; every field has a documented default.
+ * Strict objects make unknown keys (typos) an error.
+ */
+import { z } from "zod";
+
+export const DEFAULT_KUBERNETES_VERSION = "1.35.0";
+export const DEFAULT_ETCD_VERSION = "3.6.4";
+/** kubeadm's v1beta4 config API exists from 1.31; the newest minor this blueprint knows is 1.37. */
+export const KUBERNETES_MINORS = { min: 31, max: 37, oldestUpstreamSupported: 34 } as const;
+
+const instanceType = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "expected an EC2 instance type such as t3.medium");
+
+const duration = z
+  .string()
+  .regex(/^(?:\d+(?:\.\d+)?(?:h|ms|m|s))+$/, 'expected a Go duration such as "15s" or "1m30s"');
+
+export const clusterSpecSchema = z
+  .strictObject({
+    kubernetesVersion: z
+      .string()
+      .regex(/^1\.\d+\.\d+$/, 'expected a full Kubernetes release "1.MINOR.PATCH", such as "1.35.0"')
+      .default(DEFAULT_KUBERNETES_VERSION)
+      .describe("Kubernetes release installed on every node (kubelet, kubeadm, kubectl) and passed to kubeadm."),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, "expected an AWS region such as eu-west-1")
+      .default("eu-west-1")
+      .describe("AWS region of the stack."),
+    controlPlane: z
+      .strictObject({
+        count: z.number().int().min(1).max(7).default(3)
+          .describe("Control-plane nodes (API server active-active; controller-manager and scheduler by leader election)."),
+        instanceType: instanceType.default("t3.medium"),
+      })
+      .prefault({}),
+    workers: z
+      .strictObject({
+        count: z.number().int().min(0).max(1000).default(2),
+        instanceType: instanceType.default("t3.medium"),
+      })
+      .prefault({}),
+    etcd: z
+      .strictObject({
+        topology: z.enum(["stacked", "external"]).default("stacked")
+          .describe("stacked: one etcd member per control-plane node; external: dedicated etcd nodes."),
+        members: z.number().int().min(1).max(7).optional()
+          .describe("External etcd members (external only; default 3)."),
+        instanceType: instanceType.default("t3.small").describe("External etcd nodes only."),
+        version: z
+          .string()
+          .regex(/^3\.(5|6)\.\d+$/, 'expected an etcd 3.5 or 3.6 release such as "3.6.4"')
+          .default(DEFAULT_ETCD_VERSION)
+          .describe("etcd release on external etcd nodes (stacked etcd runs kubeadm's default image)."),
+      })
+      .prefault({}),
+    loadBalancer: z
+      .strictObject({
+        kind: z.enum(["haproxy", "nginx"]).default("haproxy")
+          .describe("TCP load balancer in front of the API servers on port 6443."),
+        instanceType: instanceType.default("t3.small"),
+      })
+      .prefault({}),
+    network: z
+      .strictObject({
+        vpcCidr: z.string().default("10.0.0.0/16"),
+        podSubnet: z.string().default("10.244.0.0/16"),
+        serviceSubnet: z.string().default("10.96.0.0/12"),
+        availabilityZones: z.array(z.string().regex(/^[a-z0-9-]+[a-z]$/, "expected an availability zone name such as eu-west-1a"))
+          .min(2).max(4).optional()
+          .describe("Zones to spread nodes over (default: the region's a, b and c)."),
+        natGateways: z.enum(["single", "perZone"]).default("single")
+          .describe("single: one NAT gateway (cheaper; egress depends on one zone); perZone: one per zone."),
+      })
+      .prefault({}),
+    leaderElection: z
+      .strictObject({
+        leaseDuration: duration.default("15s"),
+        renewDeadline: duration.default("10s"),
+        retryPeriod: duration.default("2s"),
+      })
+      .prefault({}),
+    cni: z
+      .strictObject({
+        plugin: z.enum(["calico", "flannel"]).default("calico")
+          .describe("Pod network add-on installed by the first control-plane node."),
+      })
+      .prefault({}),
+    nodes: z
+      .strictObject({
+        amiId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "expected an AMI id such as ami-0123456789abcdef0").optional()
+          .describe("Pin an AMI; default: the latest Ubuntu 24.04 LTS from Canonical, resolved at plan time."),
+        rootVolumeGiB: z.number().int().min(20).max(16384).default(40),
+      })
+      .prefault({}),
+    tags: z.record(z.string(), z.string()).default({}).describe("Tags added to every AWS resource."),
+  })
+  .describe("kubeadm-ha cluster spec");
+
+export type ClusterSpecInput = z.input<typeof clusterSpecSchema>;
+type ParsedSpec = z.output<typeof clusterSpecSchema>;
+
+/** A validated spec with every default resolved. */
+export interface ClusterSpec extends Omit<ParsedSpec, "etcd" | "network"> {
+  /** Stack name, from the file name. */
+  readonly name: string;
+  readonly etcd: ParsedSpec["etcd"] & { readonly members: number };
+  readonly network: ParsedSpec["network"] & { readonly availabilityZones: string[] };
+}
+
+/** JSON Schema for editors (yaml-language-server). */
+export function clusterSpecJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(clusterSpecSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}

@@ -1,0 +1,252 @@
+/**
+ * Spec validation: schema (strict, typed) plus the cross-field rules a Kubernetes engineer knows.
+ * Errors read `file: field: value: what is accepted`; warnings flag legal but fragile choices.
+ */
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { clusterSpecSchema, ClusterSpec, KUBERNETES_MINORS } from "./spec";
+import { Ipv4Cidr, overlaps, parseCidr, size } from "./cidr";
+import { parseDuration } from "./duration";
+import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
+import { etcdFaultTolerance, etcdQuorum } from "./quorum";
+
+export interface SpecIssue {
+  readonly field: string;
+  readonly value: unknown;
+  readonly message: string;
+}
+
+export class SpecError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly SpecIssue[],
+  ) {
+    super(issues.map((issue) => formatIssue(file, issue)).join("\n"));
+    this.name = "SpecError";
+  }
+}
+
+export function formatIssue(file: string, issue: SpecIssue): string {
+  const value = issue.value === undefined ? "(missing)" : JSON.stringify(issue.value);
+  return `${file}: ${issue.field || "(root)"}: ${value}: ${issue.message}`;
+}
+
+export interface ValidatedSpec {
+  readonly spec: ClusterSpec;
+  readonly warnings: string[];
+}
+
+/** Stack names become Terraform workspace and AWS resource names. */
+const STACK_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+
+/** Parses and validates one spec file's text. Throws SpecError listing every problem found. */
+export function validateSpec(file: string, name: string, text: string): ValidatedSpec {
+  const issues: SpecIssue[] = [];
+  if (!STACK_NAME.test(name)) {
+    issues.push({
+      field: "(file name)",
+      value: name,
+      message: "the stack name comes from the file name: 2-32 characters, lowercase letters, digits and '-', starting with a letter",
+    });
+  }
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const yamlIssues = document.errors.map((e) => ({ field: "(yaml)", value: undefined, message: e.message.split("\n")[0] }));
+    throw new SpecError(file, [...issues, ...yamlIssues]);
+  }
+  const raw: unknown = document.toJS() ?? {};
+  const parsed = clusterSpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new SpecError(file, [...issues, ...parsed.error.issues.map((i) => schemaIssue(raw, i))]);
+  }
+  const input = parsed.data;
+  const zones = input.network.availabilityZones ?? ["a", "b", "c"].map((letter) => `${input.region}${letter}`);
+  const spec: ClusterSpec = {
+    ...input,
+    name,
+    etcd: { ...input.etcd, members: input.etcd.members ?? (input.etcd.topology === "external" ? 3 : input.controlPlane.count) },
+    network: { ...input.network, availabilityZones: zones },
+  };
+  issues.push(...crossFieldIssues(spec, input.etcd.members));
+  if (issues.length > 0) throw new SpecError(file, issues);
+  return { spec, warnings: warningsFor(spec) };
+}
+
+function schemaIssue(raw: unknown, issue: z.core.$ZodIssue): SpecIssue {
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    const accepted = acceptedKeys(path);
+    return {
+      field: [...path, issue.keys[0]].join("."),
+      value: valueAt(raw, [...path, issue.keys[0]]),
+      message: `unknown field${issue.keys.length > 1 ? ` (also: ${issue.keys.slice(1).join(", ")})` : ""}; accepted here: ${accepted.join(", ")}`,
+    };
+  }
+  const value = valueAt(raw, path);
+  return { field: path.join("."), value, message: describe(issue, value) };
+}
+
+function describe(issue: z.core.$ZodIssue, value: unknown): string {
+  switch (issue.code) {
+    case "invalid_value":
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_type":
+      return value === undefined ? "required" : `expected ${issue.expected === "int" ? "a whole number" : issue.expected === "object" ? "a mapping" : `a ${issue.expected}`}`;
+    case "too_small":
+      return issue.origin === "array" ? `expected at least ${issue.minimum} entries` : `expected at least ${issue.minimum}`;
+    case "too_big":
+      return issue.origin === "array" ? `expected at most ${issue.maximum} entries` : `expected at most ${issue.maximum}`;
+    default:
+      return issue.message;
+  }
+}
+
+function acceptedKeys(path: string[]): string[] {
+  let schema: z.ZodType = clusterSpecSchema;
+  for (const key of path) {
+    const shape = objectShape(schema);
+    if (!shape || !(key in shape)) return [];
+    schema = shape[key];
+  }
+  return Object.keys(objectShape(schema) ?? {});
+}
+
+function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  let current: z.ZodType = schema;
+  // Unwrap defaults/prefaults/optionals to reach the object.
+  for (let depth = 0; depth < 5; depth += 1) {
+    const def = current._zod.def as { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> };
+    if (def.type === "object") return def.shape;
+    if (!def.innerType) return undefined;
+    current = def.innerType;
+  }
+  return undefined;
+}
+
+function valueAt(raw: unknown, path: string[]): unknown {
+  let current = raw;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function crossFieldIssues(spec: ClusterSpec, explicitEtcdMembers: number | undefined): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const add = (field: string, value: unknown, message: string) => issues.push({ field, value, message });
+
+  const minor = Number(spec.kubernetesVersion.split(".")[1]);
+  if (minor < KUBERNETES_MINORS.min || minor > KUBERNETES_MINORS.max) {
+    add("kubernetesVersion", spec.kubernetesVersion,
+      `kubeadm's v1beta4 configuration needs 1.${KUBERNETES_MINORS.min} or newer; this blueprint supports 1.${KUBERNETES_MINORS.min} to 1.${KUBERNETES_MINORS.max}`);
+  }
+
+  if (spec.etcd.topology === "stacked" && explicitEtcdMembers !== undefined) {
+    add("etcd.members", explicitEtcdMembers,
+      "only for etcd.topology external; stacked etcd runs one member per control-plane node (set controlPlane.count)");
+  }
+
+  const cidrs: Record<string, Ipv4Cidr> = {};
+  for (const field of ["vpcCidr", "podSubnet", "serviceSubnet"] as const) {
+    const parsed = parseCidr(spec.network[field]);
+    if (typeof parsed === "string") add(`network.${field}`, spec.network[field], parsed);
+    else cidrs[field] = parsed;
+  }
+  const { vpcCidr, podSubnet, serviceSubnet } = cidrs;
+  if (vpcCidr && (vpcCidr.prefix < 16 || vpcCidr.prefix > 22)) {
+    add("network.vpcCidr", spec.network.vpcCidr, "expected a prefix from /16 (AWS's largest VPC) to /22 (room for per-zone subnets)");
+  }
+  if (serviceSubnet && (serviceSubnet.prefix < 12 || serviceSubnet.prefix > 28)) {
+    add("network.serviceSubnet", spec.network.serviceSubnet, "expected a prefix from /12 (kube-apiserver's largest IPv4 service range) to /28");
+  }
+  const pairs = [["vpcCidr", "podSubnet"], ["vpcCidr", "serviceSubnet"], ["podSubnet", "serviceSubnet"]] as const;
+  for (const [a, b] of pairs) {
+    if (cidrs[a] && cidrs[b] && overlaps(cidrs[a], cidrs[b])) {
+      add(`network.${b}`, spec.network[b], `overlaps network.${a} (${spec.network[a]}); pod, service and VPC ranges must be disjoint`);
+    }
+  }
+  const kubernetesNodes = spec.controlPlane.count + spec.workers.count;
+  if (podSubnet) {
+    // kube-controller-manager gives every node a /24 (node-cidr-mask-size) out of the pod subnet.
+    const nodeCidrs = podSubnet.prefix <= 24 ? 2 ** (24 - podSubnet.prefix) : 0;
+    if (nodeCidrs < kubernetesNodes) {
+      add("network.podSubnet", spec.network.podSubnet,
+        `too small: every node takes a /24, so ${kubernetesNodes} nodes need a /${24 - Math.ceil(Math.log2(kubernetesNodes))} or larger`);
+    }
+  }
+
+  const zones = spec.network.availabilityZones;
+  zones.forEach((zone, index) => {
+    if (!zone.startsWith(spec.region) || zone.length !== spec.region.length + 1) {
+      add(`network.availabilityZones.${index}`, zone, `expected a zone of region ${spec.region}, such as ${spec.region}a`);
+    }
+  });
+  if (new Set(zones).size !== zones.length) add("network.availabilityZones", zones, "zones must be distinct");
+
+  if (vpcCidr && vpcCidr.prefix >= 16 && vpcCidr.prefix <= 22) {
+    const subnetSize = size({ network: 0, prefix: vpcCidr.prefix + AZ_SUBNET_SPLIT });
+    const perZone = Math.ceil(spec.workers.count / zones.length);
+    const room = subnetSize - 1 - HOST_BLOCKS.worker;
+    if (perZone > room) {
+      add("workers.count", spec.workers.count,
+        `network.vpcCidr ${spec.network.vpcCidr} leaves room for ${room * zones.length} workers over ${zones.length} zones; use a larger VPC or more zones`);
+    }
+  }
+
+  const durations: Record<string, number> = {};
+  for (const field of ["leaseDuration", "renewDeadline", "retryPeriod"] as const) {
+    const ms = parseDuration(spec.leaderElection[field]);
+    if (ms === undefined || ms <= 0) add(`leaderElection.${field}`, spec.leaderElection[field], "expected a positive Go duration such as \"15s\"");
+    else durations[field] = ms;
+  }
+  const { leaseDuration, renewDeadline, retryPeriod } = durations;
+  if (leaseDuration && renewDeadline && leaseDuration <= renewDeadline) {
+    add("leaderElection.renewDeadline", spec.leaderElection.renewDeadline,
+      `must be shorter than leaderElection.leaseDuration (${spec.leaderElection.leaseDuration}), as client-go requires`);
+  }
+  if (renewDeadline && retryPeriod && renewDeadline <= 1.2 * retryPeriod) {
+    add("leaderElection.retryPeriod", spec.leaderElection.retryPeriod,
+      `renewDeadline (${spec.leaderElection.renewDeadline}) must exceed 1.2 x retryPeriod (client-go's jitter factor)`);
+  }
+  return issues;
+}
+
+function warningsFor(spec: ClusterSpec): string[] {
+  const warnings: string[] = [];
+  const members = spec.etcd.members;
+  const tolerated = etcdFaultTolerance(members);
+  const where = spec.etcd.topology === "stacked" ? "stacked on the control-plane nodes" : "on dedicated etcd nodes";
+  if (members % 2 === 0) {
+    const lost = tolerated + 1;
+    warnings.push(
+      `etcd: ${members} members ${where} tolerate ${tolerated === 0 ? "zero" : tolerated} failure${tolerated === 1 ? "" : "s"} ` +
+        `(quorum is ${etcdQuorum(members)} of ${members}; ${members - 1} member${members - 1 === 1 ? "" : "s"} would tolerate as many): ` +
+        `losing ${lost === 1 ? "any one member" : `${lost} members`} stops every etcd write and the API server fails. ` +
+        `Use an odd count (${members + 1}${spec.etcd.topology === "stacked" ? " control-plane nodes, or external etcd with 3 members" : " members"}).`,
+    );
+  } else if (members === 1) {
+    warnings.push(`etcd: a single member ${where} tolerates zero failures: losing it stops the API server. Use 3 members.`);
+  }
+  if (spec.controlPlane.count === 1) {
+    warnings.push("controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
+  }
+  warnings.push(
+    "loadBalancer: one load-balancer instance is a single point of failure for the API endpoint: " +
+      "running pods keep working, but kubectl, kubelets and controllers lose the API until it is replaced.",
+  );
+  if (spec.loadBalancer.kind === "nginx") {
+    warnings.push(
+      "loadBalancer: NGINX open source has no active health checks: a failed API server is only taken out of rotation " +
+        "after connections to it fail (max_fails/fail_timeout), and a frozen one stalls new connections for up to proxy_connect_timeout; HAProxy checks /readyz actively.",
+    );
+  }
+  if (spec.workers.count === 0) {
+    warnings.push("workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
+  }
+  const minor = Number(spec.kubernetesVersion.split(".")[1]);
+  if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
+    warnings.push(`kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);
+  }
+  return warnings;
+}
