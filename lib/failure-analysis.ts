@@ -1,0 +1,73 @@
+/**
+ * What a topology survives, stated plainly for the review page. The API stays reachable only while
+ * the load balancer runs, at least one API server runs, and etcd keeps quorum.
+ */
+import type { ClusterNode, Topology } from "./topology";
+
+export interface FailureCase {
+  readonly failure: string;
+  readonly survives: boolean;
+  readonly why: string;
+}
+
+export function analyzeFailures(topology: Topology): FailureCase[] {
+  const { controlPlane, workers, etcd } = topology;
+  const stacked = etcd.topology === "stacked";
+  const cases: FailureCase[] = [];
+
+  const apiServersLeft = controlPlane.length - 1;
+  const etcdOkAfterControlPlaneLoss = !stacked || etcd.failuresTolerated >= 1;
+  cases.push({
+    failure: "one control-plane node",
+    survives: apiServersLeft >= 1 && etcdOkAfterControlPlaneLoss,
+    why:
+      apiServersLeft < 1
+        ? "it is the only API server"
+        : !etcdOkAfterControlPlaneLoss
+          ? `its stacked etcd member is lost and ${etcd.members.length} members tolerate zero failures: etcd loses quorum, the API fails`
+          : `${apiServersLeft} API server${apiServersLeft === 1 ? "" : "s"} stay behind the load balancer; a standby controller-manager and scheduler take the lease`,
+  });
+  if (!stacked) {
+    cases.push({
+      failure: "one etcd node",
+      survives: etcd.failuresTolerated >= 1,
+      why: `quorum is ${etcd.quorum} of ${etcd.members.length}; ${etcd.failuresTolerated} failure${etcd.failuresTolerated === 1 ? "" : "s"} tolerated`,
+    });
+  }
+  cases.push({
+    failure: `${etcd.failuresTolerated + 1} etcd member${etcd.failuresTolerated === 0 ? "" : "s"}`,
+    survives: false,
+    why: `quorum is ${etcd.quorum} of ${etcd.members.length}: writes stop and the API server fails until members return`,
+  });
+  cases.push({
+    failure: "the load-balancer node",
+    survives: false,
+    why: "the API endpoint is gone: running pods keep serving, but kubectl, kubelets and controllers cannot reach the API until it is replaced",
+  });
+  cases.push({
+    failure: "one worker node",
+    survives: workers.length >= 2,
+    why: workers.length >= 2 ? "its pods are rescheduled onto the remaining workers" : "there is no other worker to reschedule pods onto",
+  });
+  for (const zone of topology.zones) {
+    const lost = topology.nodes.filter((node) => node.availabilityZone === zone.name);
+    if (lost.length === 0) continue;
+    cases.push(zoneCase(topology, zone.name, lost));
+  }
+  return cases;
+}
+
+function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]): FailureCase {
+  const lostNames = new Set(lost.map((node) => node.name));
+  const etcdLost = topology.etcd.members.filter((member) => lostNames.has(member.name)).length;
+  const apiLeft = topology.controlPlane.filter((node) => !lostNames.has(node.name)).length;
+  const reasons: string[] = [];
+  if (lostNames.has(topology.loadBalancer.name)) reasons.push("the load balancer runs there");
+  if (apiLeft === 0) reasons.push("no API server is left");
+  if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
+  return {
+    failure: `availability zone ${zone} (${lost.map((node) => node.name).join(", ")})`,
+    survives: reasons.length === 0,
+    why: reasons.length === 0 ? "enough API servers, etcd members and the load balancer remain in other zones" : reasons.join("; "),
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The review bundle (cdktf.out/review/<stack>/): what a pull-request reviewer or a tool reads
+ * instead of the Terraform JSON. Pure: returns relative path -> text.
+ */
+import * as path from "path";
+import type { NodeFile } from "./node-file";
+import { API_SERVER_PORT, Topology } from "./topology";
+import { analyzeFailures } from "./failure-analysis";
+import { leaderElectionReport } from "./leader-election";
+
+export interface RenderedNode {
+  readonly files: readonly NodeFile[];
+  /** Exactly the instance's user_data in the synthesized JSON. */
+  readonly userData: string;
+}
+
+export const USER_DATA_FILE = "user-data.yaml";
+
+export function topologySummary(topology: Topology) {
+  const { spec } = topology;
+  return {
+    stack: topology.stack,
+    kubernetesVersion: spec.kubernetesVersion,
+    etcdTopology: topology.etcd.topology,
+    controlPlaneEndpoint: topology.controlPlaneEndpoint,
+    loadBalancer: {
+      kind: spec.loadBalancer.kind,
+      address: topology.loadBalancer.privateIp,
+      port: API_SERVER_PORT,
+      backends: [...topology.apiServerBackends],
+    },
+    nodes: topology.nodes.map((node) => ({
+      name: node.name,
+      role: node.role,
+      privateIp: node.privateIp,
+      availabilityZone: node.availabilityZone,
+      instanceType: node.instanceType,
+    })),
+    etcd: {
+      endpoints: [...topology.etcd.endpoints],
+      members: topology.etcd.members.length,
+      quorum: topology.etcd.quorum,
+      failuresTolerated: topology.etcd.failuresTolerated,
+    },
+    leaderElection: {
+      leaseDuration: spec.leaderElection.leaseDuration,
+      renewDeadline: spec.leaderElection.renewDeadline,
+      retryPeriod: spec.leaderElection.retryPeriod,
+      worstCaseTakeoverSeconds: leaderElectionReport(spec.leaderElection).worstCaseTakeoverSeconds,
+    },
+    warnings: [...topology.warnings],
+  };
+}
+
+export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): Map<string, string> {
+  const bundle = new Map<string, string>();
+  bundle.set("topology.json", `${JSON.stringify(topologySummary(topology), null, 2)}\n`);
+  for (const node of topology.nodes) {
+    const output = rendered.get(node.name);
+    if (!output) throw new Error(`no rendered files for node ${node.name}`);
+    for (const file of output.files) {
+      const target = `files/${node.name}/${path.posix.basename(file.path)}`;
+      if (bundle.has(target) || path.posix.basename(file.path) === USER_DATA_FILE) {
+        throw new Error(`${node.name}: two files would share the review name ${target}`);
+      }
+      bundle.set(target, file.content);
+    }
+    bundle.set(`files/${node.name}/${USER_DATA_FILE}`, output.userData);
+  }
+  bundle.set("REVIEW.md", renderReviewPage(topology, rendered));
+  return bundle;
+}
+
+function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): string {
+  const { spec } = topology;
+  const election = leaderElectionReport(spec.leaderElection);
+  const lines = [
+    `# ${topology.stack}`,
+    "",
+    `Kubernetes ${spec.kubernetesVersion}, ${topology.controlPlane.length} control-plane node(s), ${topology.workers.length} worker(s), ` +
+      `${topology.etcd.topology} etcd (${topology.etcd.members.length} member(s)), ${spec.loadBalancer.kind} load balancer, ${spec.cni.plugin} CNI, region ${spec.region}.`,
+    "",
+    `API endpoint (kubeadm controlPlaneEndpoint and every kubeconfig): \`${topology.controlPlaneEndpoint}\``,
+    "",
+    "## Nodes",
+    "",
+    "| node | role | private IP | zone | instance type | files |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...topology.nodes.map((node) => {
+      const files = (rendered.get(node.name)?.files ?? []).map((file) => path.posix.basename(file.path)).join(", ");
+      return `| ${node.name} | ${node.role} | ${node.privateIp} | ${node.availabilityZone} | ${node.instanceType} | ${files} |`;
+    }),
+    "",
+    "## What this cluster survives",
+    "",
+    "| failure | survives | why |",
+    "| --- | --- | --- |",
+    ...analyzeFailures(topology).map((c) => `| ${c.failure} | ${c.survives ? "yes" : "**no**"} | ${c.why} |`),
+    "",
+    `etcd: quorum ${topology.etcd.quorum} of ${topology.etcd.members.length}, tolerates ${topology.etcd.failuresTolerated} failure(s). ` +
+      `Endpoints: ${topology.etcd.endpoints.join(", ")}.`,
+    "",
+    `Leader election (kube-controller-manager, kube-scheduler): lease ${spec.leaderElection.leaseDuration}, renew deadline ` +
+      `${spec.leaderElection.renewDeadline}, retry ${spec.leaderElection.retryPeriod}; a standby takes over at worst ` +
+      `${election.worstCaseTakeoverSeconds} s after the leader dies (${election.formula}).`,
+    "",
+    "## Warnings",
+    "",
+    ...(topology.warnings.length > 0 ? topology.warnings.map((warning) => `- ${warning}`) : ["None."]),
+    "",
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,29 @@
+/**
+ * The cdktf app: one Terraform stack per cluster spec in clusters/ (or CLUSTERS_DIR), plus the
+ * review bundle in <outdir>/review/. Run by `npm run synth` directly and by `cdktf synth`.
+ */
+import * as path from "path";
+import { synthesizeClusters } from "./lib/app";
+import { SpecLoadError } from "./lib/load-specs";
+
+function main(): number {
+  const clustersDir = path.resolve(process.env.CLUSTERS_DIR ?? path.join(__dirname, "clusters"));
+  try {
+    const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR });
+    for (const stack of result.stacks) {
+      for (const warning of stack.warnings) console.error(`warning: ${stack.name} (${stack.file}): ${warning}`);
+    }
+    const outdir = path.relative(process.cwd(), result.outdir) || ".";
+    console.error(`synthesized ${result.stacks.map((s) => s.name).join(", ")} -> ${outdir}/stacks, review bundle -> ${outdir}/review`);
+    return 0;
+  } catch (error) {
+    if (error instanceof SpecLoadError) {
+      console.error("error: invalid cluster spec; no stack was written");
+      for (const problem of error.problems) console.error(problem);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = main();
