@@ -1,0 +1,121 @@
+/**
+ * `npm run bench`: synth speed and memory against baselines, growth with cluster size, test-suite
+ * wall time and the failover windows measured by the integration suite. Everything is printed as
+ * ratios measured in one run on this machine; gates make the command exit non-zero.
+ *
+ * Wall time and peak RSS come from GNU time (`/usr/bin/time -f "%e %M"`); each figure is the
+ * median of several runs.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+const ROOT = path.join(__dirname, "..");
+const WORK = path.join(ROOT, "bench", ".work");
+const RESULTS = path.join(ROOT, "bench", "results");
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+interface Measurement {
+  readonly seconds: number;
+  readonly peakMb: number;
+}
+
+function measure(label: string, command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; runs?: number } = {}): Measurement {
+  const samples: Measurement[] = [];
+  for (let run = 0; run < (options.runs ?? RUNS); run += 1) {
+    const result = spawnSync("/usr/bin/time", ["-f", "BENCH %e %M", command, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, CHECKPOINT_DISABLE: "1", ...options.env },
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const line = /BENCH ([\d.]+) (\d+)/.exec(result.stderr ?? "");
+    if (result.status !== 0 || !line) {
+      throw new Error(`${label} failed (exit ${result.status}):\n${(result.stderr ?? "").slice(-2000)}`);
+    }
+    samples.push({ seconds: Number(line[1]), peakMb: Number(line[2]) / 1024 });
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const figure = { seconds: median(samples.map((s) => s.seconds)), peakMb: median(samples.map((s) => s.peakMb)) };
+  console.log(`  ${label.padEnd(58)} ${figure.seconds.toFixed(2).padStart(7)} s ${figure.peakMb.toFixed(0).padStart(6)} MB`);
+  return figure;
+}
+
+function clusterDir(name: string, spec: string): string {
+  const dir = path.join(WORK, "clusters", name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.yaml`), spec);
+  return dir;
+}
+
+const gates: { name: string; ok: boolean; detail: string }[] = [];
+const gate = (name: string, ok: boolean, detail: string) => gates.push({ name, ok, detail });
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
+function main(): void {
+  fs.rmSync(WORK, { recursive: true, force: true });
+  fs.mkdirSync(WORK, { recursive: true });
+  const outdir = (name: string) => ({ CDKTF_OUTDIR: path.join(WORK, "out", name) });
+  const synthArgs = ["-r", "./scripts/register.js", "main.ts"];
+
+  console.log("Synth of the shipped stacks");
+  const floor = measure("floor: node -e \"require('cdktf')\"", "node", ["-e", "require('cdktf')"]);
+  const direct = measure("npm run synth (direct, no CLI)", "node", synthArgs, { env: outdir("direct") });
+  const cli = measure("npx cdktf synth", "npx", ["cdktf", "synth", "--output", path.join(WORK, "out", "cli")], { runs: 1 });
+  const baselineDir = path.join(ROOT, "bench", "baseline");
+  const conventional = measure("conventional cdktf project (ts-node, root imports)", "npx", ["ts-node", "main.ts"], {
+    cwd: baselineDir,
+    env: outdir("conventional"),
+    runs: 1,
+  });
+  console.log(`  direct vs floor: ${ratio(direct.seconds, floor.seconds)}; CLI vs direct: ${ratio(cli.seconds, direct.seconds)}; ` +
+    `conventional vs direct: ${ratio(conventional.seconds, direct.seconds)} time, ${ratio(conventional.peakMb, direct.peakMb)} memory`);
+  gate("npm run synth >= 8x faster than a conventional project", conventional.seconds / direct.seconds >= 8,
+    `${ratio(conventional.seconds, direct.seconds)}`);
+  gate("npm run synth peak memory <= 400 MB", direct.peakMb <= 400, `${direct.peakMb.toFixed(0)} MB`);
+
+  console.log("\nSynth as the cluster grows (one stack each)");
+  const sizes = [
+    ["five-server", fs.readFileSync(path.join(ROOT, "clusters", "five-server.yaml"), "utf8"), 5],
+    ["cp3-w20", "controlPlane: {count: 3}\nworkers: {count: 20}\n", 24],
+    ["cp5-w100", "controlPlane: {count: 5}\nworkers: {count: 100}\n", 106],
+  ] as const;
+  const growth = sizes.map(([name, spec, nodes]) => ({
+    name,
+    nodes,
+    ...measure(`${name} (${nodes} instances)`, "node", synthArgs, { env: { CLUSTERS_DIR: clusterDir(name, spec), ...outdir(name) } }),
+  }));
+  const [small, , large] = growth;
+  const slopeMsPerNode = ((large.seconds - small.seconds) * 1000) / (large.nodes - small.nodes);
+  console.log(`  cp5-w100 vs five-server: ${ratio(large.seconds, small.seconds)} time, ${ratio(large.peakMb, small.peakMb)} memory; ` +
+    `slope ${slopeMsPerNode.toFixed(1)} ms per node`);
+  gate("5 control-plane + 100 workers < 2x five-server time", large.seconds < 2 * small.seconds, ratio(large.seconds, small.seconds));
+
+  console.log("\nTests");
+  const unit = measure("npm test (type check + unit and snapshot tests)", "npm", ["test", "--silent"], { runs: 1, env: { CI: "true" } });
+  const jestOnly = measure("jest only (unit and snapshot tests)", "npx", ["jest", "--silent"], { runs: 1, env: { CI: "true" } });
+  console.log(`  npm test vs direct synth: ${ratio(unit.seconds, direct.seconds)}; jest share: ${ratio(jestOnly.seconds, unit.seconds)}`);
+
+  console.log("\nFailover windows (from `npm run test:integration`, bench/results/)");
+  printFailover();
+
+  console.log("\nGates");
+  for (const g of gates) console.log(`  ${g.ok ? "PASS" : "FAIL"}  ${g.name}: ${g.detail}`);
+  fs.rmSync(WORK, { recursive: true, force: true });
+  if (gates.some((g) => !g.ok)) process.exitCode = 1;
+}
+
+function printFailover(): void {
+  const files = fs.existsSync(RESULTS) ? fs.readdirSync(RESULTS).filter((f) => f.endsWith(".json")).sort() : [];
+  if (files.length === 0) {
+    console.log("  none recorded yet: run `npm run test:integration` first");
+    return;
+  }
+  for (const file of files) {
+    console.log(`  ${file}:`);
+    const data = JSON.parse(fs.readFileSync(path.join(RESULTS, file), "utf8"));
+    for (const line of JSON.stringify(data, null, 1).split("\n").slice(1, -1)) console.log(`    ${line.trim()}`);
+  }
+}
+
+main();
