@@ -137,6 +137,12 @@ describe("cross-field rules", () => {
     expectError("leaderElection: {retryPeriod: 0s}", 'leaderElection.retryPeriod: "0s": expected a positive Go duration');
   });
 
+  test("the S3 state backend needs a bucket; bucket settings need the S3 backend", () => {
+    expectError("state: {backend: s3}", "state.bucket: (missing): required when state.backend is s3");
+    expectError("state: {bucket: my-state}", 'state.bucket: "my-state": only for state.backend s3');
+    expect(validateSpec("x.yaml", "xx", "state: {backend: s3, bucket: my-state}").spec.state).toEqual({ backend: "s3", bucket: "my-state" });
+  });
+
   test("a 5 control-plane + 100 worker cluster is accepted", () => {
     expect(() => validateSpec("x.yaml", "big", "controlPlane: {count: 5}\nworkers: {count: 100}")).not.toThrow();
   });

@@ -96,6 +96,16 @@ export const clusterSpecSchema = z
         rootVolumeGiB: z.number().int().min(20).max(16384).default(40),
       })
       .prefault({}),
+    state: z
+      .strictObject({
+        backend: z.enum(["local", "s3"]).default("local")
+          .describe("Where Terraform keeps this stack's state. s3: encrypted, with S3 native locking."),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name").optional()
+          .describe("S3 bucket (s3 only, required)."),
+        key: z.string().min(1).optional().describe("Object key (s3 only; default kubeadm-ha/<stack>.tfstate)."),
+        region: z.string().optional().describe("Bucket region (s3 only; default: the spec's region)."),
+      })
+      .prefault({}),
     tags: z.record(z.string(), z.string()).default({}).describe("Tags added to every AWS resource."),
   })
   .describe("kubeadm-ha cluster spec");

@@ -147,6 +147,15 @@ function crossFieldIssues(spec: ClusterSpec, explicitEtcdMembers: number | undef
       "only for etcd.topology external; stacked etcd runs one member per control-plane node (set controlPlane.count)");
   }
 
+  if (spec.state.backend === "s3" && !spec.state.bucket) {
+    add("state.bucket", undefined, "required when state.backend is s3");
+  }
+  if (spec.state.backend === "local") {
+    for (const field of ["bucket", "key", "region"] as const) {
+      if (spec.state[field] !== undefined) add(`state.${field}`, spec.state[field], "only for state.backend s3");
+    }
+  }
+
   const cidrs: Record<string, Ipv4Cidr> = {};
   for (const field of ["vpcCidr", "podSubnet", "serviceSubnet"] as const) {
     const parsed = parseCidr(spec.network[field]);

@@ -1,0 +1,133 @@
+/**
+ * The whole app: shipped specs -> Terraform JSON + review bundle, consistent with each other,
+ * and bad specs that stop synth with clear errors and nothing written.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { synthesizeClusters } from "../lib/app";
+import { SpecLoadError } from "../lib/load-specs";
+import { REPO_ROOT, SHIPPED_CLUSTERS } from "./support/specs";
+
+interface TerraformJson {
+  resource: Record<string, Record<string, Record<string, unknown>>>;
+  output?: Record<string, { value: unknown }>;
+}
+
+const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "synth-"));
+beforeAll(() => synthesizeClusters({ clustersDir: path.join(REPO_ROOT, "clusters"), outdir }));
+afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+
+const read = (...parts: string[]) => fs.readFileSync(path.join(outdir, ...parts), "utf8");
+const stackJson = (stack: string): TerraformJson => JSON.parse(read("stacks", stack, "cdk.tf.json"));
+const instancesOf = (stack: string) => Object.values(stackJson(stack).resource.aws_instance ?? {}) as Array<{
+  private_ip: string;
+  user_data: string;
+  tags: Record<string, string>;
+}>;
+const nodeNameOf = (stack: string, tags: Record<string, string>) => tags.Name.replace(`${stack}-`, "");
+
+function listFiles(dir: string, prefix = ""): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(path.join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`],
+  ).sort();
+}
+
+describe.each(SHIPPED_CLUSTERS)("%s", (stack) => {
+  test("Terraform JSON snapshot", () => {
+    expect(stackJson(stack)).toMatchSnapshot();
+  });
+
+  // user-data.yaml is left out: it is asserted equal to the Terraform JSON, which has its own snapshot.
+  test("review bundle snapshot: every file as written on the node", () => {
+    const reviewDir = path.join(outdir, "review", stack);
+    const files = listFiles(reviewDir).filter((file) => !file.endsWith("/user-data.yaml"));
+    const bundle = Object.fromEntries(files.map((file) => [file, read("review", stack, file)]));
+    expect(bundle).toMatchSnapshot();
+  });
+
+  test("topology.json agrees with the Terraform JSON", () => {
+    const topology = JSON.parse(read("review", stack, "topology.json"));
+    const instances = instancesOf(stack);
+    expect(instances).toHaveLength(topology.nodes.length);
+    const ipByName = Object.fromEntries(instances.map((i) => [nodeNameOf(stack, i.tags), i.private_ip]));
+    for (const node of topology.nodes) expect(ipByName[node.name]).toBe(node.privateIp);
+    const controlPlaneIps = topology.nodes.filter((n: { role: string }) => n.role === "control-plane").map((n: { privateIp: string }) => `${n.privateIp}:6443`);
+    expect(topology.loadBalancer.backends).toEqual(controlPlaneIps);
+    expect(topology.controlPlaneEndpoint).toBe(`${topology.loadBalancer.address}:6443`);
+    expect(topology.etcd.endpoints).toHaveLength(topology.etcd.members);
+  });
+
+  test("each node's user-data.yaml is byte for byte its instance's user_data", () => {
+    for (const instance of instancesOf(stack)) {
+      const node = nodeNameOf(stack, instance.tags);
+      expect(read("review", stack, "files", node, "user-data.yaml")).toBe(instance.user_data);
+    }
+  });
+
+  test("outputs name the load-balancer endpoint and the node IPs", () => {
+    const outputs = JSON.stringify(stackJson(stack).output);
+    const topology = JSON.parse(read("review", stack, "topology.json"));
+    expect(outputs).toContain(topology.controlPlaneEndpoint);
+    for (const node of topology.nodes) expect(outputs).toContain(node.privateIp);
+  });
+});
+
+test("the five-server review page states the zero-failure etcd warning", () => {
+  const page = read("review", "five-server", "REVIEW.md");
+  expect(page).toMatch(/2 members stacked on the control-plane nodes tolerate zero failures/);
+  expect(page).toMatch(/\| one control-plane node \| \*\*no\*\* \|/);
+  expect(JSON.parse(read("review", "five-server", "topology.json")).etcd).toEqual({
+    endpoints: ["https://10.0.0.20:2379", "https://10.0.32.20:2379"],
+    members: 2,
+    quorum: 2,
+    failuresTolerated: 0,
+  });
+});
+
+describe("bad specs", () => {
+  function clustersWith(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clusters-"));
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+    return dir;
+  }
+
+  test("one invalid spec stops the whole synth and writes no stack", () => {
+    const clustersDir = clustersWith({ "good.yaml": "controlPlane: {count: 3}\n", "bad.yaml": "workers: {count: -1}\n" });
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), "out-"));
+    expect(() => synthesizeClusters({ clustersDir, outdir: target })).toThrow(SpecLoadError);
+    expect(fs.readdirSync(target)).toEqual([]);
+  });
+
+  test("an empty or missing folder is an error, not an empty synth", () => {
+    expect(() => synthesizeClusters({ clustersDir: clustersWith({}) })).toThrow(/no cluster specs/);
+    expect(() => synthesizeClusters({ clustersDir: path.join(os.tmpdir(), "does-not-exist") })).toThrow(/not a folder of cluster specs/);
+  });
+
+  test("two files for one stack name are rejected", () => {
+    expect(() => synthesizeClusters({ clustersDir: clustersWith({ "a1.yaml": "", "a1.yml": "" }) })).toThrow(/stack name already used/);
+  });
+
+  test("`npm run synth` exits non-zero with file: field: value: accepted, and prints warnings", () => {
+    const clustersDir = clustersWith({ "prod.yaml": "controlPlane: {cuont: 2}\n" });
+    const bad = spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out") },
+      encoding: "utf8",
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("prod.yaml: controlPlane.cuont: 2: unknown field; accepted here: count, instanceType");
+    expect(fs.existsSync(path.join(clustersDir, "out"))).toBe(false);
+
+    fs.writeFileSync(path.join(clustersDir, "prod.yaml"), "controlPlane: {count: 2}\n");
+    const good = spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out") },
+      encoding: "utf8",
+    });
+    expect(good.status).toBe(0);
+    expect(good.stderr).toMatch(/warning: prod \(.*prod\.yaml\): etcd: 2 members stacked on the control-plane nodes tolerate zero failures/);
+    expect(fs.existsSync(path.join(clustersDir, "out", "stacks", "prod", "cdk.tf.json"))).toBe(true);
+  });
+});
