@@ -11,7 +11,9 @@ import { renderNodeFiles } from "./render/node-files";
 import { renderUserData } from "./render/user-data";
 import { cniPorts } from "./render/cni";
 import { renderReviewBundle, RenderedNode } from "./review";
-import { ClusterStack } from "./cluster-stack";
+import { ClusterBackend, ClusterStack } from "./cluster-stack";
+import { escapeTerraformTemplate } from "./constructs/cluster-nodes";
+import type { ClusterSpec } from "./spec";
 
 export interface SynthOptions {
   readonly clustersDir: string;
@@ -29,13 +31,24 @@ export interface RenderedCluster {
   readonly nodes: Map<string, RenderedNode>;
 }
 
-/** Renders every node's files and user-data once; the stack and the review bundle share the result. */
+/**
+ * Renders every node's files and user-data once; the stack and the review bundle share the result.
+ * The review copy of the user-data is the text exactly as it stands in the Terraform JSON, where
+ * Terraform's template markers are escaped ("$${" for "${").
+ */
 export function renderCluster(topology: Topology): RenderedCluster {
   const nodes = new Map<string, RenderedNode>();
   for (const node of topology.nodes) {
     nodes.set(node.name, { files: renderNodeFiles(topology, node), userData: renderUserData(topology, node) });
   }
   return { topology, nodes };
+}
+
+function backendOf(spec: ClusterSpec): ClusterBackend {
+  const { state } = spec;
+  if (state.backend === "local") return { kind: "local" };
+  if (!state.bucket) throw new Error(`${spec.name}: state.bucket is required for the s3 backend`);
+  return { kind: "s3", bucket: state.bucket, key: state.key, region: state.region };
 }
 
 export function synthesizeClusters(options: SynthOptions): SynthResult {
@@ -52,6 +65,7 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
         return rendered.userData;
       },
       cniPorts: cniPorts(topology.spec.cni.plugin),
+      backend: backendOf(topology.spec),
     });
   }
   app.synth();
@@ -59,7 +73,10 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
   const reviewRoot = path.join(app.outdir, "review");
   fs.rmSync(reviewRoot, { recursive: true, force: true });
   for (const { topology, nodes } of clusters) {
-    for (const [relative, content] of renderReviewBundle(topology, nodes)) {
+    const asSynthesized = new Map(
+      [...nodes].map(([name, node]) => [name, { ...node, userData: escapeTerraformTemplate(node.userData) }]),
+    );
+    for (const [relative, content] of renderReviewBundle(topology, asSynthesized)) {
       const target = path.join(reviewRoot, topology.stack, relative);
       fs.mkdirSync(path.dirname(target), { recursive: true });
       fs.writeFileSync(target, content);

@@ -102,7 +102,7 @@ export const clusterSpecSchema = z
           .describe("Where Terraform keeps this stack's state. s3: encrypted, with S3 native locking."),
         bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name").optional()
           .describe("S3 bucket (s3 only, required)."),
-        key: z.string().min(1).optional().describe("Object key (s3 only; default kubeadm-ha/<stack>.tfstate)."),
+        key: z.string().min(1).optional().describe("Object key (s3 only; default kubeadm-ha/<stack>/terraform.tfstate)."),
         region: z.string().optional().describe("Bucket region (s3 only; default: the spec's region)."),
       })
       .prefault({}),

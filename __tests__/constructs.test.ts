@@ -1,0 +1,308 @@
+/**
+ * The cdktf stack as synthesized JSON, for the shipped clusters: node placement, hardening,
+ * network isolation, KMS audiences, outputs and determinism.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { Testing } from "cdktf";
+import { validateSpec } from "../lib/validate";
+import { buildTopology, ClusterNode, NodeRole, Topology } from "../lib/topology";
+import { ClusterStack, ClusterStackProps } from "../lib/cluster-stack";
+import type { CniPort } from "../lib/constructs/security-groups";
+import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../lib/constructs/cluster-nodes";
+import { kmsAlias, parameterPrefix, SecretAudience } from "../lib/secret-store";
+
+const CLUSTERS_DIR = path.join(__dirname, "..", "clusters");
+const CALICO: CniPort[] = [
+  { protocol: "udp", port: 4789, description: "calico VXLAN" },
+  { protocol: "tcp", port: 5473, description: "calico Typha" },
+];
+const userData = (node: ClusterNode) => `#cloud-config\n# ${node.name}\n`;
+
+type Json = Record<string, any>;
+
+function loadTopology(name: string, edit: (text: string) => string = (text) => text): Topology {
+  const file = path.join(CLUSTERS_DIR, `${name}.yaml`);
+  const { spec, warnings } = validateSpec(file, name, edit(fs.readFileSync(file, "utf8")));
+  return buildTopology(spec, warnings);
+}
+
+function synth(topology: Topology, extra: Partial<ClusterStackProps> = {}): { json: string; doc: Json; stack: ClusterStack } {
+  const stack = new ClusterStack(Testing.app(), topology.stack, { topology, userData, cniPorts: CALICO, ...extra });
+  const json = Testing.synth(stack);
+  return { json, doc: JSON.parse(json), stack };
+}
+
+const resources = (doc: Json, type: string): [string, Json][] => Object.entries(doc.resource?.[type] ?? {});
+const dataSources = (doc: Json, type: string): [string, Json][] => Object.entries(doc.data?.[type] ?? {});
+/** "${aws_x.logical_id.attr}" -> "logical_id" */
+const refId = (ref: string): string => {
+  const match = /^\$\{(?:data\.)?[a-z0-9_]+\.([^.]+)\.[a-z_]+\}$/.exec(ref);
+  if (!match) throw new Error(`not a plain reference: ${ref}`);
+  return match[1];
+};
+
+/** Logical ID of each role's security group and IAM role, by their fixed names. */
+function byName(doc: Json, type: string, stack: string): Record<string, string> {
+  return Object.fromEntries(resources(doc, type).map(([id, r]) => [String(r.name).replace(`${stack}-`, ""), id]));
+}
+
+const ROLE_COUNTS: Record<string, Partial<Record<NodeRole, number>>> = {
+  "five-server": { "load-balancer": 1, "control-plane": 2, worker: 2 },
+  "external-etcd": { "load-balancer": 1, "control-plane": 2, worker: 2, etcd: 3 },
+};
+
+describe.each(["five-server", "external-etcd"])("%s", (name) => {
+  const topology = loadTopology(name);
+  const { json, doc, stack } = synth(topology);
+  const instances = resources(doc, "aws_instance").map(([, r]) => r);
+  const sgIds = byName(doc, "aws_security_group", name);
+  const roleIds = byName(doc, "aws_iam_role", name);
+
+  test("one instance per topology node, by role", () => {
+    const total = Object.values(ROLE_COUNTS[name]).reduce((a, b) => a + (b ?? 0), 0);
+    expect(instances).toHaveLength(total);
+    expect(instances).toHaveLength(topology.nodes.length);
+    const counts: Record<string, number> = {};
+    for (const instance of instances) counts[instance.tags.Role] = (counts[instance.tags.Role] ?? 0) + 1;
+    expect(counts).toEqual(ROLE_COUNTS[name]);
+  });
+
+  test("private IPs are the topology's literals, in the node's zone subnet", () => {
+    const subnets = Object.fromEntries(resources(doc, "aws_subnet").map(([id, r]) => [id, r]));
+    for (const node of topology.nodes) {
+      const instance = instances.find((i) => i.tags.Name === `${name}-${node.name}`);
+      expect(instance).toBeDefined();
+      expect(instance!.private_ip).toBe(node.privateIp);
+      const subnet = subnets[refId(instance!.subnet_id)];
+      expect(subnet.cidr_block).toBe(topology.zones[node.zoneIndex].privateSubnet);
+      expect(subnet.availability_zone).toBe(node.availabilityZone);
+      expect(instance!.tags).toEqual({ Name: `${name}-${node.name}`, Role: node.role, Cluster: name });
+      expect(instance!.vpc_security_group_ids).toEqual([`\${aws_security_group.${sgIds[node.role]}.id}`]);
+    }
+  });
+
+  test("IMDSv2 only, encrypted gp3 root volume, no public address, AMI changes ignored", () => {
+    for (const instance of instances) {
+      expect(instance.metadata_options).toMatchObject({ http_tokens: "required", http_endpoint: "enabled", http_put_response_hop_limit: 2 });
+      expect(instance.root_block_device).toMatchObject({ encrypted: true, volume_type: "gp3", volume_size: topology.spec.nodes.rootVolumeGiB });
+      expect(instance.associate_public_ip_address).toBe(false);
+      expect(instance.lifecycle.ignore_changes).toContain("ami");
+      expect(instance.user_data_replace_on_change).toBe(false);
+      expect(instance.ami).toMatch(/^\$\{data\.aws_ami\./);
+    }
+    const [[, ami]] = dataSources(doc, "aws_ami");
+    expect(ami.owners).toEqual(["099720109477"]);
+    expect(ami.most_recent).toBe(true);
+    expect(ami.filter).toContainEqual({ name: "name", values: ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"] });
+  });
+
+  test("user_data is the function's text, verbatim", () => {
+    for (const node of topology.nodes) {
+      const instance = instances.find((i) => i.tags.Name === `${name}-${node.name}`)!;
+      expect(instance.user_data).toBe(userData(node));
+    }
+  });
+
+  test("no ingress from a CIDR, no SSH, no inline rules", () => {
+    const ingress = resources(doc, "aws_vpc_security_group_ingress_rule").map(([, r]) => r);
+    expect(ingress.length).toBeGreaterThan(0);
+    for (const rule of ingress) {
+      expect(rule.cidr_ipv4).toBeUndefined();
+      expect(rule.cidr_ipv6).toBeUndefined();
+      expect(rule.prefix_list_id).toBeUndefined();
+      expect(rule.referenced_security_group_id).toMatch(/^\$\{aws_security_group\./);
+      expect(rule.ip_protocol).not.toBe("-1");
+      expect(rule.from_port <= 22 && 22 <= rule.to_port).toBe(false);
+      expect(rule.description).toBeTruthy();
+    }
+    expect(json).not.toContain('"ingress":');
+    for (const [, group] of resources(doc, "aws_security_group")) {
+      expect(group.ingress).toBeUndefined();
+      expect(group.egress).toBeUndefined();
+    }
+    expect(resources(doc, "aws_security_group_rule")).toHaveLength(0);
+  });
+
+  test("6443 on the control plane: the load balancer and the kubernetes Service's in-cluster clients, nothing else", () => {
+    const ingress = resources(doc, "aws_vpc_security_group_ingress_rule").map(([, r]) => r);
+    const sourcesOf = (role: NodeRole, port: number) =>
+      ingress
+        .filter((r) => refId(r.security_group_id) === sgIds[role] && r.from_port <= port && port <= r.to_port)
+        .map((r) => Object.keys(sgIds).find((k) => sgIds[k] === refId(r.referenced_security_group_id)))
+        .sort();
+    // The load balancer is the only source that is not a Kubernetes node; control-plane and worker
+    // nodes reach the API servers directly through the kubernetes Service (see security-groups.ts).
+    expect(sourcesOf("control-plane", 6443)).toEqual(["control-plane", "load-balancer", "worker"]);
+    expect(sourcesOf("load-balancer", 6443)).toEqual(["control-plane", "worker"]);
+    expect(sourcesOf("worker", 6443)).toEqual([]);
+    expect(sourcesOf("control-plane", 10250)).toContain("control-plane");
+    expect(sourcesOf("worker", 10250)).toEqual(["control-plane"]);
+    if (topology.etcd.topology === "external") {
+      expect(sourcesOf("etcd", 2380)).toEqual(["etcd"]);
+      expect(sourcesOf("etcd", 2379)).toEqual(["control-plane", "etcd"]);
+      expect(sourcesOf("control-plane", 2379)).toEqual([]);
+      expect(sourcesOf("etcd", 6443)).toEqual([]);
+    } else {
+      expect(sgIds.etcd).toBeUndefined();
+      expect(sourcesOf("control-plane", 2379)).toEqual(["control-plane"]);
+      expect(sourcesOf("control-plane", 2380)).toEqual(["control-plane"]);
+    }
+    expect(sourcesOf("worker", 4789)).toEqual(["control-plane", "worker"]);
+    expect(sourcesOf("load-balancer", 4789)).toEqual([]);
+  });
+
+  test("KMS: only the audience's readers decrypt, only through Parameter Store", () => {
+    const aliases = resources(doc, "aws_kms_alias").map(([, r]) => r);
+    const keys = Object.fromEntries(resources(doc, "aws_kms_key"));
+    const policies = Object.fromEntries(dataSources(doc, "aws_iam_policy_document"));
+    const expectedReaders: Record<SecretAudience, NodeRole[]> = {
+      join: ["control-plane", "worker"],
+      "control-plane": ["control-plane"],
+      etcd: topology.etcd.topology === "external" ? ["etcd"] : [],
+    };
+    for (const audience of Object.keys(expectedReaders) as SecretAudience[]) {
+      const alias = aliases.find((a) => a.name === kmsAlias(name, audience));
+      if (expectedReaders[audience].length === 0) {
+        expect(alias).toBeUndefined();
+        continue;
+      }
+      const key = keys[refId(alias!.target_key_id)];
+      expect(key.enable_key_rotation).toBe(true);
+      expect(key.deletion_window_in_days).toBeGreaterThanOrEqual(7);
+      const statements: Json[] = policies[refId(key.policy)].statement;
+      const principalsFor = (action: string) =>
+        statements
+          .filter((s) => s.actions.some((a: string) => a === action || a === "kms:*" || (a.endsWith("*") && action.startsWith(a.slice(0, -1)))))
+          .flatMap((s) => s.principals.flatMap((p: Json) => p.identifiers as string[]));
+      const roleRef = (role: NodeRole) => `\${aws_iam_role.${roleIds[role]}.arn}`;
+      const decrypters = principalsFor("kms:Decrypt");
+      const roleDecrypters = decrypters.filter((p) => p.startsWith("${aws_iam_role."));
+      expect(roleDecrypters.sort()).toEqual(expectedReaders[audience].map(roleRef).sort());
+      expect(decrypters).not.toContain(roleRef("load-balancer"));
+      if (audience !== "join") expect(decrypters).not.toContain(roleRef("worker"));
+      for (const statement of statements.filter((s) => s.actions.includes("kms:Decrypt"))) {
+        const conditions = Object.fromEntries(statement.condition.map((c: Json) => [`${c.test} ${c.variable}`, c.values]));
+        expect(conditions["StringEquals kms:ViaService"][0]).toMatch(/^ssm\.eu-west-1\./);
+        // The account delegation (people and CI fetching admin.conf) excludes every node role.
+        if (statement.principals[0].identifiers[0].endsWith(":root")) {
+          expect(conditions["ArnNotLike aws:PrincipalArn"][0]).toMatch(/:role\/kubeadm-ha\/\*$/);
+        }
+      }
+      const operators = decrypters.filter((p) => p.endsWith(":root"));
+      expect(operators).toHaveLength(audience === "control-plane" ? 1 : 0);
+      // The root statement that administers the key grants no cryptographic use.
+      const admin = statements.find((s) => s.sid === "AccountAdministersKey")!;
+      expect(admin.actions.filter((a: string) => /^kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt|\*)/.test(a))).toEqual([]);
+    }
+    for (const [, role] of resources(doc, "aws_iam_role")) expect(role.path).toBe("/kubeadm-ha/");
+  });
+
+  test("IAM: Session Manager without AmazonSSMManagedInstanceCore; the load balancer reads no parameter", () => {
+    expect(json).not.toContain("AmazonSSMManagedInstanceCore");
+    expect(resources(doc, "aws_iam_role_policy_attachment")).toHaveLength(0);
+    const policies = Object.fromEntries(dataSources(doc, "aws_iam_policy_document"));
+    const rolePolicies = resources(doc, "aws_iam_role_policy").map(([, r]) => r);
+    const statementsOf = (role: NodeRole) =>
+      rolePolicies
+        .filter((p) => p.role === `\${aws_iam_role.${roleIds[role]}.name}`)
+        .flatMap((p) => policies[refId(p.policy)].statement as Json[]);
+    const ssmResources = (role: NodeRole) =>
+      statementsOf(role).filter((s) => s.actions.some((a: string) => a.startsWith("ssm:Get"))).flatMap((s) => s.resources as string[]);
+    expect(ssmResources("load-balancer")).toEqual([]);
+    expect(ssmResources("worker").every((arn) => arn.includes(`parameter${parameterPrefix(name, "join")}`))).toBe(true);
+    for (const role of Object.keys(roleIds) as NodeRole[]) {
+      const actions = statementsOf(role).flatMap((s) => s.actions as string[]);
+      expect(actions).toContain("ssm:UpdateInstanceInformation");
+      expect(actions.filter((a) => a.startsWith("kms:"))).toEqual([]);
+      // Only the agent's channel actions may use "*".
+      for (const statement of statementsOf(role).filter((s) => s.resources.includes("*"))) {
+        expect(statement.actions.every((a: string) => /^(ssmmessages|ec2messages):\*$|^ssm:UpdateInstanceInformation$/.test(a))).toBe(true);
+      }
+    }
+  });
+
+  test("outputs: endpoint, addresses and instance IDs, nothing secret", () => {
+    expect(doc.output.api_endpoint.value).toBe(topology.controlPlaneEndpoint);
+    for (const node of topology.nodes) expect(doc.output.private_ips.value[node.role][node.name]).toBe(node.privateIp);
+    const lb = instances.find((i) => i.tags.Name === `${name}-${topology.loadBalancer.name}`);
+    expect(lb).toBeDefined();
+    expect(doc.output.load_balancer_instance_id.value).toMatch(/^\$\{aws_instance\.[^.]*lb-1[^.]*\.id\}$/);
+    expect(doc.output.init_node_instance_id.value).toMatch(/^\$\{aws_instance\.[^.]*control-plane-1[^.]*\.id\}$/);
+    expect(doc.output.parameter_prefixes.value.join).toBe(parameterPrefix(name, "join"));
+    const outputs = JSON.stringify(Object.values(doc.output).map((output: any) => output.value));
+    expect(outputs).not.toMatch(/user_data|cloud-config|private_key|token|password/i);
+    for (const node of topology.nodes) expect(outputs).not.toContain(userData(node).trim());
+    // Every reference in an output is an instance ID.
+    for (const ref of outputs.match(/\$\{[^}]*\}/g) ?? []) expect(ref).toMatch(/^\$\{aws_instance\.[^.]+\.id\}$/);
+  });
+
+  test("provider region and default tags; local backend by default", () => {
+    expect(doc.provider.aws[0].region).toBe(topology.spec.region);
+    expect(doc.provider.aws[0].default_tags[0].tags).toMatchObject({ Cluster: name, ManagedBy: "kubeadm-ha" });
+    expect(doc.terraform.backend).toEqual({ local: { path: `terraform.${name}.tfstate` } });
+  });
+
+  test("topology warnings become synth warnings", () => {
+    const warnings = stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => m.data);
+    expect(warnings).toEqual(topology.warnings);
+    expect(warnings.length).toBeGreaterThan(0);
+  });
+
+  test("deterministic: a second synthesis is byte-identical", () => {
+    expect(synth(loadTopology(name)).json).toBe(json);
+  });
+});
+
+describe("options and validation", () => {
+  const topology = loadTopology("five-server");
+
+  test("user data with shell and template markers reaches the instance unchanged", () => {
+    const text = '#!/bin/bash\necho "${HOME}" %{x} $${y} 100%\n';
+    const { doc } = synth(topology, { userData: () => text });
+    for (const [, instance] of resources(doc, "aws_instance")) {
+      expect(instance.user_data).toBe(escapeTerraformTemplate(text));
+      expect(unescapeTerraformTemplate(instance.user_data)).toBe(text);
+    }
+    expect(escapeTerraformTemplate(text)).toBe('#!/bin/bash\necho "$${HOME}" %%{x} $$${y} 100%\n');
+  });
+
+  test("S3 backend: encrypted, locked with S3 native locking or DynamoDB", () => {
+    const lockfile = synth(topology, { backend: { kind: "s3", bucket: "team-state" } }).doc.terraform.backend.s3;
+    expect(lockfile).toEqual({
+      bucket: "team-state",
+      key: "kubeadm-ha/five-server/terraform.tfstate",
+      region: "eu-west-1",
+      encrypt: true,
+      use_lockfile: true,
+    });
+    const dynamo = synth(topology, { backend: { kind: "s3", bucket: "team-state", key: "k/state", region: "us-east-1", dynamodbTable: "locks" } })
+      .doc.terraform.backend.s3;
+    expect(dynamo).toEqual({ bucket: "team-state", key: "k/state", region: "us-east-1", encrypt: true, dynamodb_table: "locks" });
+    expect(() => synth(topology, { backend: { kind: "s3", bucket: "Bad_Bucket" } })).toThrow(/backend\.bucket/);
+  });
+
+  test("perZone NAT gateways: each zone's private route uses its own", () => {
+    const perZone = loadTopology("five-server", (text) => text.replace("  serviceSubnet: 10.96.0.0/12", "  serviceSubnet: 10.96.0.0/12\n  natGateways: perZone"));
+    const { doc } = synth(perZone);
+    const nats = resources(doc, "aws_nat_gateway");
+    expect(nats).toHaveLength(perZone.zones.length);
+    const routes = resources(doc, "aws_route").map(([, r]) => r).filter((r) => r.nat_gateway_id);
+    expect(new Set(routes.map((r) => r.nat_gateway_id)).size).toBe(perZone.zones.length);
+    const single = resources(synth(topology).doc, "aws_nat_gateway");
+    expect(single).toHaveLength(1);
+  });
+
+  test("a pinned AMI skips the lookup", () => {
+    const pinned = loadTopology("five-server", (text) => `${text}\nnodes:\n  amiId: ami-0123456789abcdef0\n`);
+    const { doc } = synth(pinned);
+    expect(dataSources(doc, "aws_ami")).toHaveLength(0);
+    for (const [, instance] of resources(doc, "aws_instance")) expect(instance.ami).toBe("ami-0123456789abcdef0");
+  });
+
+  test("rejects SSH or duplicate CNI ports and oversized user data", () => {
+    expect(() => synth(topology, { cniPorts: [{ protocol: "tcp", port: 22, description: "ssh" }] })).toThrow(/SSH/);
+    expect(() => synth(topology, { cniPorts: [...CALICO, CALICO[0]] })).toThrow(/twice/);
+    expect(() => synth(topology, { userData: () => "x".repeat(16385) })).toThrow(/at most 16384/);
+  });
+});

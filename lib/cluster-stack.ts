@@ -1,0 +1,157 @@
+/**
+ * One Terraform stack per cluster spec: the AWS provider, the state backend, the cluster and the
+ * outputs an operator needs (endpoint, addresses, instance IDs for SSM, parameter prefixes).
+ * Outputs carry identifiers only: no user data, no secret (secrets never enter Terraform at all).
+ */
+import { Construct } from "constructs";
+import { Annotations, DISABLE_STACK_TRACE_IN_METADATA, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import type { ClusterNode, NodeRole, Topology } from "./topology";
+import { kmsAlias, parameterPrefix, SecretAudience } from "./secret-store";
+import { KubeadmHaCluster } from "./constructs/kubeadm-ha-cluster";
+import type { CniPort } from "./constructs/security-groups";
+
+/** Where Terraform keeps the stack's state. */
+export type ClusterBackend =
+  | {
+      readonly kind: "local";
+      /**
+       * State file, relative to the stack's working directory (cdktf.out/stacks/<stack>).
+       * @default "terraform.<stack>.tfstate"
+       */
+      readonly path?: string;
+    }
+  | {
+      readonly kind: "s3";
+      readonly bucket: string;
+      /** @default "kubeadm-ha/<stack>/terraform.tfstate" */
+      readonly key?: string;
+      /** The bucket's region. @default spec.region */
+      readonly region?: string;
+      /**
+       * DynamoDB table for state locking. Without it the stack uses S3 native locking
+       * (`use_lockfile`, Terraform 1.10+).
+       * @default - S3 native locking
+       */
+      readonly dynamodbTable?: string;
+    };
+
+export interface ClusterStackProps {
+  readonly topology: Topology;
+  /** Each node's user data; see ClusterNodesProps.userData. */
+  readonly userData: (node: ClusterNode) => string;
+  /** Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts. */
+  readonly cniPorts: readonly CniPort[];
+  /** @default { kind: "local" } */
+  readonly backend?: ClusterBackend;
+}
+
+/** Tags the blueprint relies on (cost reports, finding a cluster's resources); spec.tags cannot override them. */
+export const MANAGED_BY = "kubeadm-ha";
+
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export class ClusterStack extends TerraformStack {
+  public readonly provider: AwsProvider;
+  public readonly cluster: KubeadmHaCluster;
+
+  constructor(scope: Construct, id: string, props: ClusterStackProps) {
+    super(scope, id);
+    // Warnings would otherwise carry a stack trace of absolute paths into cdktf.out/manifest.json,
+    // which then differs from machine to machine. (Context must be set before any child exists.)
+    this.node.setContext(DISABLE_STACK_TRACE_IN_METADATA, true);
+    const { topology } = props;
+    const stack = topology.stack;
+    const spec = topology.spec;
+
+    const fixedTags = { Cluster: stack, ManagedBy: MANAGED_BY };
+    for (const [key, value] of Object.entries(fixedTags)) {
+      const given = spec.tags[key];
+      if (given !== undefined && given !== value) {
+        Annotations.of(this).addWarning(`tags.${key}: "${given}" is replaced by "${value}"; the blueprint sets this tag itself`);
+      }
+    }
+    this.provider = new AwsProvider(this, "aws", {
+      region: spec.region,
+      // Sorted keys: the JSON must not change when someone reorders the spec's tags.
+      defaultTags: [{ tags: sortedRecord({ ...spec.tags, ...fixedTags }) }],
+    });
+
+    this.configureBackend(stack, spec.region, props.backend ?? { kind: "local" });
+
+    for (const warning of topology.warnings) Annotations.of(this).addWarning(warning);
+
+    this.cluster = new KubeadmHaCluster(this, "cluster", {
+      topology,
+      userData: props.userData,
+      cniPorts: props.cniPorts,
+    });
+    const instances = this.cluster.nodes.instances;
+
+    new TerraformOutput(this, "api_endpoint", {
+      value: topology.controlPlaneEndpoint,
+      description: "controlPlaneEndpoint: the load balancer's host:port, the server of every kubeconfig",
+    });
+    const privateIps: Partial<Record<NodeRole, Record<string, string>>> = {};
+    for (const node of topology.nodes) {
+      privateIps[node.role] = { ...privateIps[node.role], [node.name]: node.privateIp };
+    }
+    new TerraformOutput(this, "private_ips", {
+      value: privateIps,
+      description: "Private IP of every node, by role and node name",
+    });
+    new TerraformOutput(this, "instance_ids", {
+      value: Object.fromEntries(topology.nodes.map((node) => [node.name, instances[node.name].id])),
+      description: "EC2 instance ID by node name, the target of `aws ssm start-session`",
+    });
+    new TerraformOutput(this, "load_balancer_instance_id", {
+      value: instances[topology.loadBalancer.name].id,
+      description: `EC2 instance ID of ${topology.loadBalancer.name}`,
+    });
+    new TerraformOutput(this, "init_node_instance_id", {
+      value: instances[topology.initNode.name].id,
+      description: `EC2 instance ID of ${topology.initNode.name}, which ran kubeadm init (target for SSM commands such as fetching admin.conf)`,
+    });
+    const audiences = Object.keys(this.cluster.identity.kmsKeys).sort() as SecretAudience[];
+    new TerraformOutput(this, "parameter_prefixes", {
+      value: Object.fromEntries(audiences.map((audience) => [audience, parameterPrefix(stack, audience)])),
+      description: "SSM Parameter Store prefix of each secret audience (values are SecureStrings the nodes write)",
+    });
+    new TerraformOutput(this, "kms_key_aliases", {
+      value: Object.fromEntries(audiences.map((audience) => [audience, kmsAlias(stack, audience)])),
+      description: "KMS key alias of each secret audience",
+    });
+  }
+
+  private configureBackend(stack: string, region: string, backend: ClusterBackend): void {
+    if (backend.kind === "local") {
+      // Explicit (not cdktf's implicit default) so the state location is visible in the JSON.
+      new LocalBackend(this, { path: backend.path ?? `terraform.${stack}.tfstate` });
+      return;
+    }
+    if (!S3_BUCKET.test(backend.bucket)) {
+      throw new Error(`${this.node.path}: backend.bucket: ${JSON.stringify(backend.bucket)}: expected an S3 bucket name (3-63 lowercase letters, digits, '.', '-')`);
+    }
+    const key = backend.key ?? `kubeadm-ha/${stack}/terraform.tfstate`;
+    if (key === "" || key.startsWith("/") || key.endsWith("/")) {
+      throw new Error(`${this.node.path}: backend.key: ${JSON.stringify(key)}: expected an object key such as "kubeadm-ha/${stack}/terraform.tfstate"`);
+    }
+    const s3 = new S3Backend(this, {
+      bucket: backend.bucket,
+      key,
+      region: backend.region ?? region,
+      // Server-side encryption of the state object. The state holds no secret, but it maps the cluster.
+      encrypt: true,
+      dynamodbTable: backend.dynamodbTable,
+    });
+    if (!backend.dynamodbTable) {
+      // cdktf 0.21's S3BackendConfig predates S3 native locking, so set Terraform's (1.10+)
+      // `use_lockfile` directly: state is never written without a lock.
+      s3.addOverride("use_lockfile", true);
+    }
+  }
+}
+
+function sortedRecord(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,161 @@
+/**
+ * One EC2 instance per topology node, at the node's planned private IP, so every address in the
+ * rendered configs (etcd members, API backends, the endpoint) is true before anything boots.
+ *
+ * Running nodes are never replaced or restarted by an ordinary apply:
+ * - `ami` is ignored after creation: a newer Ubuntu image applies to new or replaced nodes only.
+ * - `user_data` is ignored after creation too, and userDataReplaceOnChange is false. cloud-init
+ *   runs user data once per instance, so a changed template cannot reconfigure a running node
+ *   anyway; without the ignore, the AWS provider would stop and start every node at once to swap
+ *   the text, taking the whole cluster (and etcd quorum) down together. Roll a template change out
+ *   deliberately, one node at a time: `terraform apply -replace=<address>` (the synthesized JSON
+ *   still shows the new text, so the change is reviewed in the PR).
+ */
+import { Construct } from "constructs";
+import type { ITerraformDependable } from "cdktf";
+import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
+import { Instance } from "@cdktf/provider-aws/lib/instance";
+import type { ClusterNode, NodeRole, Topology } from "../topology";
+
+/** Canonical's AWS account, the publisher of the official Ubuntu images. */
+export const CANONICAL_OWNER_ID = "099720109477";
+export const UBUNTU_AMI_NAME_PATTERN = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+/** EC2 rejects user data over 16 KB (before base64). */
+export const MAX_USER_DATA_BYTES = 16384;
+/** Graviton (arm64) families such as t4g, m7g, c6gn: the default image is amd64. */
+const ARM_INSTANCE_TYPE = /^[a-z]+\d+g[a-z]*\./;
+
+export interface ClusterNodesProps {
+  /** The nodes to create (name, role, instance type, zone index, private IP) and the spec. */
+  readonly topology: Topology;
+  /** Private subnet ID by zone index (topology.zones order). */
+  readonly privateSubnetIds: readonly string[];
+  /** Security group ID by role; every role in the topology needs one. */
+  readonly securityGroupIds: Readonly<Partial<Record<NodeRole, string>>>;
+  /** Instance profile name by role; every role in the topology needs one. */
+  readonly instanceProfileNames: Readonly<Partial<Record<NodeRole, string>>>;
+  /**
+   * The node's user data (cloud-config or script). Lands as readable text in the synthesized
+   * JSON, not base64, so reviewers can diff it; only Terraform's template markers are escaped.
+   */
+  readonly userData: (node: ClusterNode) => string;
+  /**
+   * Resources that must be in place before any node boots: nodes install packages through the
+   * NAT gateway and publish secrets with their IAM policies and KMS aliases on first boot.
+   * @default - none
+   */
+  readonly dependsOn?: readonly ITerraformDependable[];
+}
+
+export class ClusterNodes extends Construct {
+  /** Instance by node name (topology.nodes order). */
+  public readonly instances: Readonly<Record<string, Instance>>;
+  /** The Ubuntu lookup; absent when spec.nodes.amiId pins an image. */
+  public readonly ami?: DataAwsAmi;
+
+  constructor(scope: Construct, id: string, props: ClusterNodesProps) {
+    super(scope, id);
+    const { topology } = props;
+    const spec = topology.spec;
+    const stack = topology.stack;
+    const problems: string[] = [];
+    if (props.privateSubnetIds.length !== topology.zones.length) {
+      problems.push(`privateSubnetIds: ${props.privateSubnetIds.length} given, expected one per zone (${topology.zones.length})`);
+    }
+    const names = new Set<string>();
+    const userData = new Map<string, string>();
+    for (const node of topology.nodes) {
+      if (names.has(node.name)) problems.push(`node ${node.name}: the name is used twice`);
+      names.add(node.name);
+      if (node.zoneIndex < 0 || node.zoneIndex >= props.privateSubnetIds.length) {
+        problems.push(`node ${node.name}: zone index ${node.zoneIndex} has no private subnet`);
+      }
+      if (!props.securityGroupIds[node.role]) problems.push(`node ${node.name}: no security group for role ${node.role}`);
+      if (!props.instanceProfileNames[node.role]) problems.push(`node ${node.name}: no instance profile for role ${node.role}`);
+      if (!spec.nodes.amiId && ARM_INSTANCE_TYPE.test(node.instanceType)) {
+        problems.push(`node ${node.name}: ${node.instanceType} is arm64 but the default image is amd64; pick an x86 type or set nodes.amiId`);
+      }
+      const text = props.userData(node);
+      if (typeof text !== "string") {
+        problems.push(`node ${node.name}: userData returned ${typeof text}, expected a string`);
+        continue;
+      }
+      const bytes = Buffer.byteLength(text, "utf8");
+      if (bytes > MAX_USER_DATA_BYTES) {
+        problems.push(`node ${node.name}: user data is ${bytes} bytes; EC2 accepts at most ${MAX_USER_DATA_BYTES}`);
+      }
+      userData.set(node.name, text);
+    }
+    if (problems.length > 0) throw new Error(`${this.node.path}:\n  ${problems.join("\n  ")}`);
+
+    let ami = spec.nodes.amiId;
+    if (!ami) {
+      // Resolved by Terraform at plan time, never at synth: the JSON stays the same from day to day.
+      this.ami = new DataAwsAmi(this, "ubuntu-ami", {
+        owners: [CANONICAL_OWNER_ID],
+        mostRecent: true,
+        filter: [
+          { name: "name", values: [UBUNTU_AMI_NAME_PATTERN] },
+          { name: "architecture", values: ["x86_64"] },
+          { name: "virtualization-type", values: ["hvm"] },
+        ],
+      });
+      ami = this.ami.id;
+    }
+
+    const instances: Record<string, Instance> = {};
+    for (const node of topology.nodes) {
+      const name = `${stack}-${node.name}`;
+      // The construct ID is the node name: it is the Terraform address, so it must never change.
+      instances[node.name] = new Instance(this, node.name, {
+        ami,
+        instanceType: node.instanceType,
+        subnetId: props.privateSubnetIds[node.zoneIndex],
+        privateIp: node.privateIp,
+        associatePublicIpAddress: false,
+        vpcSecurityGroupIds: [props.securityGroupIds[node.role]!],
+        iamInstanceProfile: props.instanceProfileNames[node.role]!,
+        metadataOptions: {
+          httpEndpoint: "enabled",
+          // IMDSv2 only: a session token defeats SSRF-style credential theft through IMDSv1.
+          httpTokens: "required",
+          // 2 hops so containers (one extra hop through the pod network) can still reach IMDS.
+          httpPutResponseHopLimit: 2,
+          instanceMetadataTags: "disabled",
+        },
+        rootBlockDevice: {
+          volumeType: "gp3",
+          volumeSize: spec.nodes.rootVolumeGiB,
+          encrypted: true,
+          deleteOnTermination: true,
+          tags: { Name: name, Role: node.role, Cluster: stack },
+        },
+        userData: escapeTerraformTemplate(userData.get(node.name)!),
+        userDataReplaceOnChange: false,
+        // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
+        // between node addresses, so every ENI only sends and receives its own IP and the check
+        // can stay on. Only unencapsulated routing (BGP, host-gw, CrossSubnet) would need it off.
+        sourceDestCheck: true,
+        tags: { Name: name, Role: node.role, Cluster: stack },
+        lifecycle: { ignoreChanges: ["ami", "user_data"] },
+        dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
+      });
+    }
+    this.instances = instances;
+  }
+}
+
+/**
+ * Terraform reads every JSON string as a template, so a shell's `${VAR}` or a `%{` would be
+ * evaluated (and fail) at plan time. Doubling the marker is Terraform's escape; the instance then
+ * receives exactly `text`. (cdktf's Fn.rawString is not used: it leaves `%{` alone and adds
+ * backslashes before quotes, which JSON templates keep literally.)
+ */
+export function escapeTerraformTemplate(text: string): string {
+  return text.replace(/([$%])\{/g, "$1$1{");
+}
+
+/** The inverse of escapeTerraformTemplate: what Terraform makes of the synthesized string. */
+export function unescapeTerraformTemplate(text: string): string {
+  return text.replace(/([$%])\1\{/g, "$1{");
+}

@@ -1,0 +1,66 @@
+/**
+ * The whole cluster: network, security groups, node identities and the nodes themselves, wired
+ * together. No provider and no backend: the stack owns those, so this construct can be placed in
+ * any stack (or several, one per region/account).
+ */
+import { Construct } from "constructs";
+import type { ClusterNode, NodeRole, Topology } from "../topology";
+import { ClusterNetwork } from "./network";
+import { ClusterSecurityGroups, CniPort } from "./security-groups";
+import { NodeIdentity } from "./node-iam";
+import { ClusterNodes } from "./cluster-nodes";
+
+export type { CniPort } from "./security-groups";
+
+export interface KubeadmHaClusterProps {
+  readonly topology: Topology;
+  /** Each node's user data, rendered by the caller; see ClusterNodesProps.userData. */
+  readonly userData: (node: ClusterNode) => string;
+  /** Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts. */
+  readonly cniPorts: readonly CniPort[];
+}
+
+export class KubeadmHaCluster extends Construct {
+  public readonly network: ClusterNetwork;
+  public readonly securityGroups: ClusterSecurityGroups;
+  public readonly identity: NodeIdentity;
+  public readonly nodes: ClusterNodes;
+
+  constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
+    super(scope, id);
+    const { topology } = props;
+    // These IDs are part of every Terraform address below them: renaming one replaces the cluster.
+    this.network = new ClusterNetwork(this, "network", { topology });
+    this.securityGroups = new ClusterSecurityGroups(this, "security-groups", {
+      topology,
+      vpcId: this.network.vpc.id,
+      cniPorts: props.cniPorts,
+    });
+    this.identity = new NodeIdentity(this, "identity", { topology });
+
+    const roles = [...new Set(topology.nodes.map((node) => node.role))];
+    const securityGroupIds: Partial<Record<NodeRole, string>> = {};
+    const instanceProfileNames: Partial<Record<NodeRole, string>> = {};
+    for (const role of roles) {
+      securityGroupIds[role] = this.securityGroups.group(role).id;
+      instanceProfileNames[role] = this.identity.instanceProfile(role).name;
+    }
+    this.nodes = new ClusterNodes(this, "nodes", {
+      topology,
+      privateSubnetIds: this.network.privateSubnets.map((subnet) => subnet.id),
+      securityGroupIds,
+      instanceProfileNames,
+      userData: props.userData,
+      // A node's first boot installs packages through the NAT gateway, joins through the load
+      // balancer and publishes or fetches secrets: egress, SG rules, IAM policies and KMS aliases
+      // must all exist by then, not merely the resources the instance references.
+      dependsOn: [
+        ...this.network.egressDependencies,
+        ...this.securityGroups.ingressRules,
+        ...this.securityGroups.egressRules,
+        ...this.identity.rolePolicies,
+        ...Object.values(this.identity.kmsAliases),
+      ],
+    });
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The cluster's VPC: per-zone private subnets for every node, per-zone public subnets that hold
+ * only the NAT gateway(s), and the route tables for egress. Nodes never get public addresses;
+ * admin access is SSM Session Manager, which reaches the nodes through the NAT as well.
+ */
+import { Construct } from "constructs";
+import type { ITerraformDependable } from "cdktf";
+import { Eip } from "@cdktf/provider-aws/lib/eip";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
+import { Route } from "@cdktf/provider-aws/lib/route";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import type { Topology } from "../topology";
+
+export interface ClusterNetworkProps {
+  /** Zones, subnet CIDRs and the VPC CIDR (`topology.spec.network.vpcCidr`). */
+  readonly topology: Topology;
+  /**
+   * NAT gateways: "single" (one, in the first zone) or "perZone" (one per zone, so egress
+   * survives a zone outage).
+   * @default topology.spec.network.natGateways
+   */
+  readonly natGateways?: "single" | "perZone";
+}
+
+const ANYWHERE = "0.0.0.0/0";
+
+export class ClusterNetwork extends Construct {
+  public readonly vpc: Vpc;
+  public readonly internetGateway: InternetGateway;
+  /** Private (node) subnets, by zone index (same order as topology.zones). */
+  public readonly privateSubnets: readonly Subnet[];
+  /** Public subnets (NAT gateways only), by zone index. */
+  public readonly publicSubnets: readonly Subnet[];
+  /** One NAT gateway ("single", in zone 0) or one per zone ("perZone"), by zone index. */
+  public readonly natGateways: readonly NatGateway[];
+  public readonly natEips: readonly Eip[];
+  public readonly publicRouteTable: RouteTable;
+  /** One private route table per zone, by zone index. */
+  public readonly privateRouteTables: readonly RouteTable[];
+  /** The private subnets' default routes (via NAT), by zone index. */
+  public readonly egressRoutes: readonly Route[];
+  public readonly privateRouteTableAssociations: readonly RouteTableAssociation[];
+  /**
+   * Everything a private subnet needs for internet egress. Nodes install packages and pull images
+   * at first boot, and a NAT gateway takes minutes to become available, so instances depend on these.
+   */
+  public readonly egressDependencies: readonly ITerraformDependable[];
+
+  constructor(scope: Construct, id: string, props: ClusterNetworkProps) {
+    super(scope, id);
+    const { topology } = props;
+    const stack = topology.stack;
+    const natMode = props.natGateways ?? topology.spec.network.natGateways;
+    if (topology.zones.length === 0) {
+      throw new Error(`${this.node.path}: topology has no zones; at least one is required`);
+    }
+    if (natMode !== "single" && natMode !== "perZone") {
+      throw new Error(`${this.node.path}: natGateways: ${JSON.stringify(natMode)}: expected "single" or "perZone"`);
+    }
+    const names = topology.zones.map((zone) => zone.name);
+    if (new Set(names).size !== names.length) {
+      throw new Error(`${this.node.path}: zones must be distinct: ${names.join(", ")}`);
+    }
+
+    this.vpc = new Vpc(this, "vpc", {
+      cidrBlock: topology.spec.network.vpcCidr,
+      // Both are needed for the Amazon-provided DNS names (ip-10-0-0-20.<region>.compute.internal)
+      // and for interface VPC endpoints, should anyone add them later.
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: { Name: stack },
+    });
+
+    this.internetGateway = new InternetGateway(this, "internet-gateway", {
+      vpcId: this.vpc.id,
+      tags: { Name: stack },
+    });
+
+    // Construct IDs use the zone name, not the index: they are the Terraform addresses users see in
+    // plans. (A zone's CIDRs follow its index, so reordering zones replaces subnets either way.)
+    this.publicSubnets = topology.zones.map(
+      (zone) =>
+        new Subnet(this, `public-subnet-${zone.name}`, {
+          vpcId: this.vpc.id,
+          availabilityZone: zone.name,
+          cidrBlock: zone.publicSubnet,
+          // Only NAT gateways live here; they get their Elastic IP explicitly.
+          mapPublicIpOnLaunch: false,
+          tags: { Name: `${stack}-public-${zone.name}`, Tier: "public" },
+        }),
+    );
+    this.privateSubnets = topology.zones.map(
+      (zone) =>
+        new Subnet(this, `private-subnet-${zone.name}`, {
+          vpcId: this.vpc.id,
+          availabilityZone: zone.name,
+          cidrBlock: zone.privateSubnet,
+          mapPublicIpOnLaunch: false,
+          tags: { Name: `${stack}-private-${zone.name}`, Tier: "private" },
+        }),
+    );
+
+    this.publicRouteTable = new RouteTable(this, "public-route-table", {
+      vpcId: this.vpc.id,
+      tags: { Name: `${stack}-public` },
+    });
+    // Separate aws_route resources, never inline routes: mixing both styles makes Terraform fight itself.
+    new Route(this, "public-default-route", {
+      routeTableId: this.publicRouteTable.id,
+      destinationCidrBlock: ANYWHERE,
+      gatewayId: this.internetGateway.id,
+    });
+    topology.zones.forEach((zone, index) => {
+      new RouteTableAssociation(this, `public-route-table-association-${zone.name}`, {
+        subnetId: this.publicSubnets[index].id,
+        routeTableId: this.publicRouteTable.id,
+      });
+    });
+
+    const natZones = natMode === "perZone" ? topology.zones : topology.zones.slice(0, 1);
+    this.natEips = natZones.map(
+      (zone) =>
+        new Eip(this, `nat-eip-${zone.name}`, {
+          domain: "vpc",
+          tags: { Name: `${stack}-nat-${zone.name}` },
+          // The address is only routable once the VPC has an internet gateway.
+          dependsOn: [this.internetGateway],
+        }),
+    );
+    this.natGateways = natZones.map(
+      (zone, index) =>
+        new NatGateway(this, `nat-gateway-${zone.name}`, {
+          allocationId: this.natEips[index].allocationId,
+          subnetId: this.publicSubnets[index].id,
+          connectivityType: "public",
+          tags: { Name: `${stack}-${zone.name}` },
+          // AWS: a public NAT gateway needs the internet gateway attached first.
+          dependsOn: [this.internetGateway],
+        }),
+    );
+
+    // One private route table per zone even with a single NAT gateway: switching natGateways
+    // between "single" and "perZone" then only changes route targets, never subnet associations.
+    this.privateRouteTables = topology.zones.map(
+      (zone) =>
+        new RouteTable(this, `private-route-table-${zone.name}`, {
+          vpcId: this.vpc.id,
+          tags: { Name: `${stack}-private-${zone.name}` },
+        }),
+    );
+    this.egressRoutes = topology.zones.map((zone, index) => {
+      const nat = this.natGateways[natMode === "perZone" ? index : 0];
+      return new Route(this, `private-default-route-${zone.name}`, {
+        routeTableId: this.privateRouteTables[index].id,
+        destinationCidrBlock: ANYWHERE,
+        natGatewayId: nat.id,
+      });
+    });
+    this.privateRouteTableAssociations = topology.zones.map(
+      (zone, index) =>
+        new RouteTableAssociation(this, `private-route-table-association-${zone.name}`, {
+          subnetId: this.privateSubnets[index].id,
+          routeTableId: this.privateRouteTables[index].id,
+        }),
+    );
+    this.egressDependencies = [...this.egressRoutes, ...this.privateRouteTableAssociations];
+  }
+}
