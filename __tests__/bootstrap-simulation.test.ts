@@ -1,0 +1,568 @@
+/**
+ * Runs every node's real boot scripts, exactly as its user-data writes them, in a sandbox per node
+ * (KUBEADM_HA_ROOT), all nodes of a cluster at once, with fakes on PATH for everything that would
+ * touch a real machine or AWS. The fake `aws` is a shared parameter store that enforces each role's
+ * KMS rights from lib/secret-store.ts; the fake `kubeadm` checks what a real one would (file
+ * discovery kubeconfig present with a valid token and the cluster CA, shared certificates present
+ * for a control-plane join). Every fake records its calls with a timestamp and the node's name, and
+ * the tests assert the order of events across nodes.
+ */
+import { spawn, spawnSync, ChildProcess } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "yaml";
+import { renderUserData } from "../lib/render/user-data";
+import { SECRET_KEYS, kmsAlias, parameterPrefix } from "../lib/secret-store";
+import type { ClusterNode, Topology } from "../lib/topology";
+import { shippedTopology } from "./support/specs";
+
+jest.setTimeout(180_000);
+
+const RUN_TIMEOUT_MS = 90_000;
+// Not under the repo's .jest-tmp: another jest run's global teardown may delete that at any time.
+const BASE = fs.mkdtempSync(path.join(fs.existsSync("/tmp") ? "/tmp" : os.tmpdir(), "kubeadm-ha-sim-"));
+const FAKE_BIN = path.join(BASE, "bin");
+const ASSETS = path.join(BASE, "assets");
+const running = new Set<ChildProcess>();
+
+afterAll(() => {
+  killAll();
+  fs.rmSync(BASE, { recursive: true, force: true });
+});
+
+function killAll(): void {
+  for (const child of running) {
+    // Each node runs in its own process group (detached): this ends the script and every child.
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  running.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fakes
+
+const RECORD = `
+# Appends "<ns timestamp> <node> <command> <args>" to the node's call log.
+record() { printf '%s %s %s\\n' "$(date +%s%N)" "$FAKE_NODE" "$*" >>"$FAKE_STATE/calls/$FAKE_NODE.log"; }
+event() { record "event $*"; }
+fail() { echo "fake: $*" >&2; record "event failed $*"; exit 1; }
+ROOT="$KUBEADM_HA_ROOT"
+`;
+
+const FAKES: Record<string, string> = {
+  kubeadm: `
+record kubeadm "$@"
+config=""; args=("$@")
+for ((i = 0; i < \${#args[@]}; i++)); do [[ \${args[i]} == --config ]] && config=\${args[i+1]}; done
+pki="$ROOT/etc/kubernetes/pki"
+new_ca() { mkdir -p "$(dirname "$1")"; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.crt" -subj "/CN=$2" -days 1 2>/dev/null; }
+case $1 in
+  init)
+    [[ -f $config ]] || fail "init without --config"
+    grep -q '^kind: InitConfiguration' "$config" || fail "init config has no InitConfiguration"
+    [[ -f $ROOT/etc/kubernetes/admin.conf ]] && fail "init on an initialised node"
+    if grep -q '^  external:' "$config"; then
+      for f in etcd/ca.crt apiserver-etcd-client.crt apiserver-etcd-client.key; do [[ -f $pki/$f ]] || fail "external etcd: $f missing"; done
+    else
+      new_ca "$pki/etcd/ca" etcd-ca
+    fi
+    new_ca "$pki/ca" kubernetes; new_ca "$pki/front-proxy-ca" front-proxy-ca
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/sa.key" 2>/dev/null
+    openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+    printf 'apiVersion: v1\\nkind: Config\\n# admin of the simulated cluster\\n' >"$ROOT/etc/kubernetes/admin.conf"
+    printf 'apiVersion: v1\\nkind: Config\\n# kubelet\\n' >"$ROOT/etc/kubernetes/kubelet.conf"
+    cp "$pki/ca.crt" "$FAKE_STATE/cluster-ca.crt"
+    touch "$FAKE_STATE/api-ready"
+    event initialised
+    if [[ " $* " == *" --skip-token-print "* ]]; then
+      echo "kubeadm join $FAKE_ENDPOINT --token <value withheld>"
+    else
+      echo "kubeadm join $FAKE_ENDPOINT --token abcdef.0123456789abcdef"
+    fi
+    ;;
+  token)
+    [[ $2 == create ]] || fail "unexpected token subcommand $2"
+    [[ " $* " == *" --kubeconfig $ROOT/etc/kubernetes/admin.conf "* && -f $ROOT/etc/kubernetes/admin.conf ]] || fail "token create without admin.conf"
+    token="$(openssl rand -hex 3).$(openssl rand -hex 8)"
+    echo "$token" >>"$FAKE_STATE/tokens"
+    echo "$token"
+    ;;
+  join)
+    [[ -f $config ]] || fail "join without --config"
+    grep -q '^kind: JoinConfiguration' "$config" || fail "join config has no JoinConfiguration"
+    discovery="$ROOT$(sed -n 's/^ *kubeConfigPath: *//p' "$config")"
+    [[ -f $discovery ]] || fail "discovery kubeconfig $discovery missing"
+    [[ $(stat -c %a "$discovery") == 600 ]] || fail "discovery kubeconfig is not 0600"
+    token="$(sed -n 's/^ *token: *//p' "$discovery")"
+    grep -qx "$token" "$FAKE_STATE/tokens" || fail "discovery kubeconfig has an unknown token"
+    ca_data="$(sed -n 's/^ *certificate-authority-data: *//p' "$discovery")"
+    [[ $ca_data == "$(base64 -w0 "$FAKE_STATE/cluster-ca.crt")" ]] || fail "discovery kubeconfig has the wrong CA"
+    [[ -f $ROOT/etc/kubernetes/kubelet.conf ]] && fail "join on a joined node"
+    if grep -q '^controlPlane:' "$config"; then
+      for f in $FAKE_SHARED_PKI; do [[ -s $pki/$f ]] || fail "control-plane join without $f"; done
+      cmp -s "$pki/ca.crt" "$FAKE_STATE/cluster-ca.crt" || fail "control-plane join with a foreign ca.crt"
+      printf 'apiVersion: v1\\nkind: Config\\n# admin\\n' >"$ROOT/etc/kubernetes/admin.conf"
+      role=control-plane
+    else
+      mkdir -p "$pki"; cp "$FAKE_STATE/cluster-ca.crt" "$pki/ca.crt"
+      role=worker
+    fi
+    printf 'apiVersion: v1\\nkind: Config\\n# kubelet\\n' >"$ROOT/etc/kubernetes/kubelet.conf"
+    event "joined $role"
+    ;;
+  *) fail "unexpected kubeadm $1" ;;
+esac
+`,
+  curl: `
+record curl "$@"
+out=""; cacert=""; url=""; args=("$@")
+for ((i = 0; i < \${#args[@]}; i++)); do
+  case \${args[i]} in -o) out=\${args[i+1]} ;; --cacert) cacert=\${args[i+1]} ;; https://*) url=\${args[i]} ;; esac
+done
+case $url in
+  */readyz)
+    [[ -f $FAKE_STATE/api-ready ]] || exit 7
+    cmp -s "$cacert" "$FAKE_STATE/cluster-ca.crt" || fail "readyz probe without the cluster CA"
+    ;;
+  */Release.key) echo "fake apt key" ;;
+  https://github.com/etcd-io/etcd/releases/download/*) cp "$FAKE_ASSETS/\${url##*/}" "$out" ;;
+  *) fail "unexpected download $url" ;;
+esac
+`,
+  gpg: `record gpg "$@"; out=""; args=("$@"); for ((i = 0; i < \${#args[@]}; i++)); do [[ \${args[i]} == -o ]] && out=\${args[i+1]}; done; cat >"$out"`,
+  containerd: `record containerd "$@"; printf '[plugins]\\n  SystemdCgroup = false\\n'`,
+  dpkg: `record dpkg "$@"; echo amd64`,
+  haproxy: `record haproxy "$@"; [[ -f \${@: -1} ]]`,
+  nginx: `record nginx "$@"`,
+  kubectl: `record kubectl "$@"`,
+  systemctl: `record systemctl "$@"`,
+  "apt-get": `record apt-get "$@"`,
+  "apt-mark": `record apt-mark "$@"`,
+  snap: `record snap "$@"`,
+  modprobe: `record modprobe "$@"`,
+  sysctl: `record sysctl "$@"`,
+  swapoff: `record swapoff "$@"`,
+};
+
+/** The parameter store: python, for its argument parsing and JSON. */
+const FAKE_AWS = `#!/usr/bin/env python3
+import base64, datetime, json, os, sys, tempfile, time, urllib.parse
+state = os.environ["FAKE_STATE"]; node = os.environ["FAKE_NODE"]; role = os.environ["FAKE_ROLE"]
+argv = sys.argv[1:]
+with open(os.path.join(state, "calls", node + ".log"), "a") as log:
+    log.write("%d %s aws %s\\n" % (time.time_ns(), node, " ".join(argv)))
+def opt(name):
+    return argv[argv.index(name) + 1] if name in argv else None
+def error(code, op, message):
+    sys.stderr.write("An error occurred (%s) when calling the %s operation: %s\\n" % (code, op, message)); sys.exit(254)
+policy = json.load(open(os.path.join(state, "policy.json")))
+if argv[:1] == ["--region"]: argv = argv[2:]
+if argv[0] != "ssm": error("InvalidAction", argv[0], "only ssm is simulated")
+op, name = argv[1], opt("--name")
+audience = next((a for a in policy if name.startswith(policy[a]["prefix"] + "/")), None)
+if audience is None: error("AccessDeniedException", op, "%s is outside every kubeadm-ha prefix" % name)
+rights = policy[audience]
+store = os.path.join(state, "params", urllib.parse.quote(name, safe="") + ".json")
+def denied(op, what):
+    with open(os.path.join(state, "denied.log"), "a") as f: f.write("%s %s %s\\n" % (node, op, name))
+    error("AccessDeniedException", op, "role %s may not %s with %s" % (role, what, rights["alias"]))
+if op == "get-parameter":
+    if not os.path.exists(store): error("ParameterNotFound", "GetParameter", "")
+    param = json.load(open(store)); query = opt("--query")
+    if query == "Parameter.Value":
+        if "--with-decryption" not in argv: print(base64.b64encode(b"ciphertext:" + name.encode()).decode()); sys.exit(0)
+        if role not in rights["readers"]: denied("GetParameter", "kms:Decrypt")
+        sys.stdout.write(param["value"] + "\\n")
+    elif query == "Parameter.Name": print(name)
+    elif query == "Parameter.LastModifiedDate":
+        print(datetime.datetime.fromtimestamp(param["modified"], datetime.timezone.utc).isoformat())
+    else: error("InvalidQuery", "GetParameter", str(query))
+elif op == "put-parameter":
+    if opt("--type") != "SecureString": error("ValidationException", "PutParameter", "not a SecureString")
+    if opt("--key-id") != rights["alias"]: error("ValidationException", "PutParameter", "wrong key %s for %s" % (opt("--key-id"), name))
+    if role not in rights["writers"]: denied("PutParameter", "kms:Encrypt")
+    if os.path.exists(store) and "--overwrite" not in argv: error("ParameterAlreadyExists", "PutParameter", name)
+    value = opt("--value")
+    if not value.startswith("file://"): error("ValidationException", "PutParameter", "value not from a file (it would be in argv)")
+    content = open(value[len("file://"):]).read()
+    if content.endswith("\\n"): content = content[:-1]
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(store))
+    with os.fdopen(fd, "w") as f: json.dump({"value": content, "modified": time.time(), "writer": node}, f)
+    os.replace(tmp, store); print(json.dumps({"Version": 1, "Tier": "Standard"}))
+else: error("InvalidAction", op, "not simulated")
+`;
+
+function writeExecutable(file: string, content: string): void {
+  fs.writeFileSync(file, content, { mode: 0o755 });
+}
+
+function installFakes(): void {
+  fs.mkdirSync(FAKE_BIN, { recursive: true });
+  for (const [name, body] of Object.entries(FAKES)) {
+    writeExecutable(path.join(FAKE_BIN, name), `#!/usr/bin/env bash\nset -euo pipefail\n${RECORD}\n${body}\n`);
+  }
+  writeExecutable(path.join(FAKE_BIN, "aws"), FAKE_AWS);
+}
+
+/** A fake etcd release: a tarball whose etcd prints its version, and the matching SHA256SUMS. */
+function buildEtcdRelease(version: string): void {
+  const dir = path.join(ASSETS, `etcd-v${version}-linux-amd64`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const tool of ["etcd", "etcdctl", "etcdutl"]) {
+    writeExecutable(path.join(dir, tool), `#!/usr/bin/env bash\necho "${tool === "etcd" ? "etcd" : tool} Version: ${version}"\n`);
+  }
+  const tarball = `etcd-v${version}-linux-amd64.tar.gz`;
+  const tar = spawnSync("tar", ["-czf", tarball, path.basename(dir)], { cwd: ASSETS });
+  expect(tar.status).toBe(0);
+  const digest = crypto.createHash("sha256").update(fs.readFileSync(path.join(ASSETS, tarball))).digest("hex");
+  fs.writeFileSync(path.join(ASSETS, "SHA256SUMS"), `${"0".repeat(64)}  etcd-v${version}-linux-arm64.tar.gz\n${digest}  ${tarball}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A simulated cluster
+
+interface Call {
+  readonly time: bigint;
+  readonly node: string;
+  readonly argv: string[];
+  readonly line: string;
+}
+
+interface RunResult {
+  readonly node: string;
+  readonly code: number | null;
+  readonly output: string;
+}
+
+class SimulatedCluster {
+  readonly dir: string;
+  readonly state: string;
+
+  constructor(readonly topology: Topology) {
+    this.dir = path.join(BASE, topology.stack);
+    this.state = path.join(this.dir, "state");
+    for (const sub of ["calls", "params"]) fs.mkdirSync(path.join(this.state, sub), { recursive: true });
+    fs.writeFileSync(path.join(this.state, "tokens"), "");
+    const policy = Object.fromEntries(
+      SECRET_KEYS.map((key) => [
+        key.audience,
+        { prefix: parameterPrefix(topology.stack, key.audience), alias: kmsAlias(topology.stack, key.audience), readers: key.readers, writers: key.writers },
+      ]),
+    );
+    fs.writeFileSync(path.join(this.state, "policy.json"), JSON.stringify(policy));
+    for (const node of topology.nodes) this.provision(node);
+  }
+
+  root(node: ClusterNode): string {
+    return path.join(this.dir, "nodes", node.name);
+  }
+
+  /** What cloud-init does with write_files: every file under the node's root, with its mode. */
+  private provision(node: ClusterNode): void {
+    const userData = parse(renderUserData(this.topology, node)) as { write_files: { path: string; content: string; permissions: string }[] };
+    for (const file of userData.write_files) {
+      const target = path.join(this.root(node), file.path);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, file.content, { mode: parseInt(file.permissions, 8) });
+    }
+  }
+
+  private env(node: ClusterNode): NodeJS.ProcessEnv {
+    fs.mkdirSync(path.join(this.root(node), "tmp"), { recursive: true });
+    const sharedPki =
+      this.topology.etcd.topology === "stacked"
+        ? "ca.crt ca.key sa.key sa.pub front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key"
+        : "ca.crt ca.key sa.key sa.pub front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt apiserver-etcd-client.crt apiserver-etcd-client.key";
+    return {
+      PATH: `${FAKE_BIN}:/usr/bin:/bin`,
+      HOME: path.join(this.root(node), "root"),
+      LANG: "C",
+      TMPDIR: path.join(this.root(node), "tmp"),
+      KUBEADM_HA_ROOT: this.root(node),
+      KUBEADM_HA_POLL_SECONDS: "0.1",
+      KUBEADM_HA_WAIT_SECONDS: "60",
+      FAKE_NODE: node.name,
+      FAKE_ROLE: node.role,
+      FAKE_STATE: this.state,
+      FAKE_ASSETS: ASSETS,
+      FAKE_ENDPOINT: this.topology.controlPlaneEndpoint,
+      FAKE_SHARED_PKI: sharedPki,
+    };
+  }
+
+  /** cloud-init's runcmd, with absolute paths inside the node's root. */
+  private runcmd(node: ClusterNode): string[] {
+    const userData = parse(renderUserData(this.topology, node)) as { runcmd: string[][] };
+    expect(userData.runcmd).toHaveLength(1);
+    return userData.runcmd[0].map((arg) => (arg.startsWith("/") ? path.join(this.root(node), arg) : arg));
+  }
+
+  /** Boots every node at once; resolves when all have finished (or kills them all on timeout). */
+  async bootAll(): Promise<RunResult[]> {
+    const runs = this.topology.nodes.map((node) => this.boot(node));
+    const timeout = new Promise<never>((_, reject) => {
+      const timer = setTimeout(() => {
+        killAll();
+        reject(new Error(`${this.topology.stack}: nodes still running after ${RUN_TIMEOUT_MS} ms; killed`));
+      }, RUN_TIMEOUT_MS);
+      Promise.allSettled(runs).then(() => clearTimeout(timer));
+    });
+    return Promise.race([Promise.all(runs), timeout]);
+  }
+
+  private boot(node: ClusterNode): Promise<RunResult> {
+    const [command, ...args] = this.runcmd(node);
+    const child = spawn(command, args, { env: this.env(node), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    let output = "";
+    child.stdout?.on("data", (chunk) => (output += chunk));
+    child.stderr?.on("data", (chunk) => (output += chunk));
+    return new Promise((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code) => {
+        running.delete(child);
+        resolve({ node: node.name, code, output });
+      });
+    });
+  }
+
+  /** Runs the fake aws as a node would, for negative controls. */
+  aws(node: ClusterNode, args: string[]) {
+    return spawnSync(path.join(FAKE_BIN, "aws"), args, { env: this.env(node), encoding: "utf8" });
+  }
+
+  calls(): Call[] {
+    const calls: Call[] = [];
+    for (const file of fs.readdirSync(path.join(this.state, "calls"))) {
+      for (const line of fs.readFileSync(path.join(this.state, "calls", file), "utf8").split("\n")) {
+        if (!line) continue;
+        const [time, node, ...argv] = line.split(" ");
+        calls.push({ time: BigInt(time), node, argv, line });
+      }
+    }
+    return calls.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  }
+
+  log(node: ClusterNode): string {
+    const file = path.join(this.root(node), "var/log/kubeadm-ha-bootstrap.log");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  }
+
+  /** Every file under the node's root with its content hash (the boot log aside). */
+  snapshot(node: ClusterNode): Map<string, string> {
+    const result = new Map<string, string>();
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (!full.endsWith("kubeadm-ha-bootstrap.log")) {
+          result.set(path.relative(this.root(node), full), crypto.createHash("sha256").update(fs.readFileSync(full)).digest("hex"));
+        }
+      }
+    };
+    walk(this.root(node));
+    return result;
+  }
+
+  filesUnder(node: ClusterNode): string[] {
+    return [...this.snapshot(node).keys()];
+  }
+
+  denied(): string {
+    const file = path.join(this.state, "denied.log");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  }
+}
+
+const is = (call: Call, ...prefix: string[]) => prefix.every((word, index) => call.argv[index] === word);
+const firstTime = (calls: Call[]) => {
+  expect(calls.length).toBeGreaterThan(0);
+  return calls[0].time;
+};
+
+const SECRET_IN_LOG = [/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, /\b[0-9a-f]{64}\b/];
+
+beforeAll(() => {
+  installFakes();
+  buildEtcdRelease(shippedTopology("external-etcd").spec.etcd.version);
+});
+
+describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
+  const topology = shippedTopology(stack);
+  let cluster: SimulatedCluster;
+  let firstRun: RunResult[];
+  let calls: Call[];
+
+  beforeAll(async () => {
+    cluster = new SimulatedCluster(topology);
+    firstRun = await cluster.bootAll();
+    calls = cluster.calls();
+  });
+
+  afterEach(() => {
+    // On a failure, show what each node said: that is what an operator would read on the console.
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts && firstRun) {
+      for (const run of firstRun) if (run.code !== 0) console.log(`--- ${run.node} exited ${run.code}\n${run.output}`);
+    }
+  });
+
+  test("every node's boot finishes successfully", () => {
+    expect(firstRun.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    for (const node of topology.nodes) expect(cluster.log(node)).toMatch(/bootstrap complete/);
+  });
+
+  test("exactly one kubeadm init, on the init node, before any join", () => {
+    const inits = calls.filter((call) => is(call, "kubeadm", "init"));
+    expect(inits.map((call) => call.node)).toEqual([topology.initNode.name]);
+    expect(inits[0].argv).toContain("--skip-token-print");
+    expect(inits[0].argv.join(" ")).toContain(`--config ${cluster.root(topology.initNode)}/etc/kubeadm-ha/kubeadm.yaml`);
+    const joins = calls.filter((call) => is(call, "kubeadm", "join"));
+    for (const join of joins) expect(join.time).toBeGreaterThan(inits[0].time);
+  });
+
+  test("the init node installs the CNI and publishes certificates and admin.conf before the join kubeconfig", () => {
+    const init = topology.initNode.name;
+    const puts = calls.filter((call) => call.node === init && is(call, "aws", "--region", topology.spec.region, "ssm", "put-parameter"));
+    const joinPut = puts.filter((call) => call.argv.includes(`/kubeadm-ha/${stack}/join/discovery-kubeconfig`));
+    expect(joinPut).toHaveLength(1);
+    const others = puts.filter((call) => call !== joinPut[0]);
+    expect(others.length).toBeGreaterThanOrEqual(7);
+    for (const put of others) expect(put.time).toBeLessThan(joinPut[0].time);
+    const cni = calls.filter((call) => call.node === init && is(call, "kubectl", "apply"));
+    expect(cni.map((call) => call.argv[call.argv.length - 1])).toEqual([
+      "https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml",
+      "https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml",
+      `${cluster.root(topology.initNode)}/etc/kubeadm-ha/cni/pod-network.yaml`,
+    ]);
+    expect(calls.some((call) => call.node === init && call.line.endsWith("systemctl enable --now kubeadm-ha-join-token.timer"))).toBe(true);
+  });
+
+  test("every other Kubernetes node waits, then joins once with the right role after the join kubeconfig is published", () => {
+    const published = firstTime(calls.filter((call) => call.argv.includes("put-parameter") && call.argv.includes(`/kubeadm-ha/${stack}/join/discovery-kubeconfig`)));
+    for (const node of [...topology.controlPlane, ...topology.workers].filter((candidate) => candidate !== topology.initNode)) {
+      const mine = calls.filter((call) => call.node === node.name);
+      const joins = mine.filter((call) => is(call, "kubeadm", "join"));
+      expect(joins).toHaveLength(1);
+      expect(joins[0].argv).toEqual(["kubeadm", "join", "--config", `${cluster.root(node)}/etc/kubeadm-ha/kubeadm.yaml`]);
+      expect(joins[0].time).toBeGreaterThan(published);
+      expect(mine.filter((call) => call.line.includes("event joined")).map((call) => call.argv.slice(1).join(" "))).toEqual([
+        `joined ${node.role}`,
+      ]);
+      // It really waited: it asked for the join kubeconfig and probed /readyz before joining.
+      expect(firstTime(mine.filter((call) => is(call, "curl") && call.line.includes("/readyz")))).toBeLessThan(joins[0].time);
+      // The discovery kubeconfig with the token is gone after the join.
+      expect(fs.existsSync(path.join(cluster.root(node), "run/kubeadm-ha/discovery.kubeconfig"))).toBe(false);
+      expect(fs.existsSync(path.join(cluster.root(node), "etc/kubernetes/kubelet.conf"))).toBe(true);
+    }
+  });
+
+  test("control-plane joiners receive the shared certificates; workers receive no control-plane material", () => {
+    for (const node of topology.controlPlane.filter((candidate) => candidate !== topology.initNode)) {
+      const pki = path.join(cluster.root(node), "etc/kubernetes/pki");
+      const init = path.join(cluster.root(topology.initNode), "etc/kubernetes/pki");
+      for (const file of ["ca.key", "sa.key", "front-proxy-ca.key"]) {
+        expect(fs.readFileSync(path.join(pki, file), "utf8")).toBe(fs.readFileSync(path.join(init, file), "utf8").trimEnd() + "\n");
+        expect(fs.statSync(path.join(pki, file)).mode & 0o077).toBe(0);
+      }
+      expect(calls.some((call) => call.node === node.name && call.line.endsWith("systemctl enable --now kubeadm-ha-join-token.timer"))).toBe(true);
+    }
+    for (const node of topology.workers) {
+      const files = cluster.filesUnder(node);
+      expect(files.filter((file) => file.endsWith(".key"))).toEqual([]);
+      expect(files).not.toContain("etc/kubernetes/pki/ca.key");
+      const asked = calls.filter((call) => call.node === node.name && call.line.includes(`/kubeadm-ha/${stack}/control-plane`));
+      expect(asked).toEqual([]);
+    }
+    // Nobody ever tried something its role may not do.
+    expect(cluster.denied()).toBe("");
+  });
+
+  test("negative control: the parameter store refuses control-plane secrets to a worker", () => {
+    const worker = topology.workers[0];
+    const name = `/kubeadm-ha/${stack}/control-plane/pki/ca.key`;
+    const result = cluster.aws(worker, ["--region", topology.spec.region, "ssm", "get-parameter", "--name", name, "--with-decryption", "--query", "Parameter.Value", "--output", "text"]);
+    expect(result.status).toBe(254);
+    expect(result.stderr).toMatch(/AccessDeniedException/);
+    expect(result.stdout).not.toMatch(/PRIVATE KEY/);
+    const allowed = cluster.aws(topology.controlPlane[1], ["--region", topology.spec.region, "ssm", "get-parameter", "--name", name, "--with-decryption", "--query", "Parameter.Value", "--output", "text"]);
+    expect(allowed.stdout).toMatch(/PRIVATE KEY/);
+    expect(cluster.denied()).toContain(`${worker.name} GetParameter ${name}`);
+    fs.rmSync(path.join(cluster.state, "denied.log"));
+  });
+
+  test("the load balancer validates its configuration before starting it", () => {
+    const lb = calls.filter((call) => call.node === topology.loadBalancer.name);
+    const check = firstTime(lb.filter((call) => is(call, "haproxy", "-c")));
+    const restart = lb.filter((call) => is(call, "systemctl", "restart", "haproxy"));
+    expect(restart).toHaveLength(1);
+    expect(check).toBeLessThan(restart[0].time);
+  });
+
+  test("boot logs have timestamps and no secret", () => {
+    for (const node of topology.nodes) {
+      const log = cluster.log(node);
+      expect(log).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ ${node.name} `, "m"));
+      for (const pattern of SECRET_IN_LOG) expect(log).not.toMatch(pattern);
+    }
+  });
+
+  if (stack === "external-etcd") {
+    test("etcd: the first member creates and publishes the CA, the others wait for it; all members share it", () => {
+      const [first, ...others] = topology.etcdNodes;
+      const caPut = calls.filter((call) => call.node === first.name && call.argv.includes("put-parameter") && call.argv.includes(`/kubeadm-ha/${stack}/etcd/ca.crt`));
+      expect(caPut).toHaveLength(1);
+      for (const node of others) {
+        expect(calls.some((call) => call.node === node.name && call.argv.includes("put-parameter"))).toBe(false);
+        const fetched = calls.filter((call) => call.node === node.name && call.argv.includes("--with-decryption") && call.argv.includes(`/kubeadm-ha/${stack}/etcd/ca.key`));
+        expect(fetched).toHaveLength(1);
+        expect(fetched[0].time).toBeGreaterThan(caPut[0].time);
+      }
+      const firstCa = path.join(cluster.root(first), "etc/etcd/pki/ca.crt");
+      for (const node of topology.etcdNodes) {
+        const pki = path.join(cluster.root(node), "etc/etcd/pki");
+        expect(fs.existsSync(path.join(pki, "ca.key"))).toBe(false);
+        const verify = spawnSync("openssl", ["verify", "-CAfile", firstCa, path.join(pki, "server.crt"), path.join(pki, "peer.crt")], { encoding: "utf8" });
+        expect(verify.stdout).toMatch(/server.crt: OK[\s\S]*peer.crt: OK/);
+        expect(fs.existsSync(path.join(cluster.root(node), "usr/local/bin/etcd"))).toBe(true);
+        expect(calls.some((call) => call.node === node.name && call.line.endsWith("systemctl start --no-block etcd"))).toBe(true);
+      }
+    });
+
+    test("the init node waits for the etcd client certificate and hands it to kube-apiserver", () => {
+      const clientPut = firstTime(calls.filter((call) => call.argv.includes("put-parameter") && call.argv.includes(`/kubeadm-ha/${stack}/control-plane/pki/apiserver-etcd-client.key`)));
+      const init = firstTime(calls.filter((call) => is(call, "kubeadm", "init")));
+      expect(clientPut).toBeLessThan(init);
+      const pki = path.join(cluster.root(topology.initNode), "etc/kubernetes/pki");
+      const verify = spawnSync("openssl", ["verify", "-CAfile", path.join(pki, "etcd/ca.crt"), path.join(pki, "apiserver-etcd-client.crt")], { encoding: "utf8" });
+      expect(verify.stdout).toMatch(/OK/);
+      expect(fs.existsSync(path.join(pki, "etcd/ca.key"))).toBe(false);
+    });
+  }
+
+  test("a second run of every node's boot changes nothing", async () => {
+    const before = new Map(topology.nodes.map((node) => [node.name, cluster.snapshot(node)]));
+    const count = calls.length;
+    const secondRun = await cluster.bootAll();
+    expect(secondRun.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    const after = cluster.calls().slice(count);
+    const changing = after.filter(
+      (call) =>
+        is(call, "kubeadm") ||
+        call.argv.includes("put-parameter") ||
+        is(call, "apt-get") ||
+        is(call, "systemctl", "restart") ||
+        is(call, "kubectl", "apply"),
+    );
+    expect(changing.map((call) => call.line)).toEqual([]);
+    for (const node of topology.nodes) expect(cluster.snapshot(node)).toEqual(before.get(node.name));
+  });
+});

@@ -1,0 +1,112 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parse } from "yaml";
+import { renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
+import { renderNodeFiles, BOOT_ENTRY_PATH } from "../lib/render/node-files";
+import { KUBEADM_CONFIG_PATH } from "../lib/render/kubeadm";
+import { CNI_RESOURCE_PATH } from "../lib/render/cni";
+import type { ClusterNode, Topology } from "../lib/topology";
+import { inlineTopology, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
+
+interface WriteFile {
+  path: string;
+  content: string;
+  permissions: string;
+  owner: string;
+}
+
+// Not under the repo's .jest-tmp: another jest run's global teardown may delete that at any time.
+const workDir = fs.mkdtempSync(path.join(fs.existsSync("/tmp") ? "/tmp" : os.tmpdir(), "kubeadm-ha-user-data-"));
+afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
+
+function cloudInitSchema(name: string, userData: string) {
+  const file = path.join(workDir, `${name}.yaml`);
+  fs.writeFileSync(file, userData);
+  return spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+}
+
+function writeFiles(userData: string): WriteFile[] {
+  return (parse(userData) as { write_files: WriteFile[] }).write_files;
+}
+
+const cases: [string, string, Topology, ClusterNode][] = SHIPPED_CLUSTERS.flatMap((stack) => {
+  const topology = shippedTopology(stack);
+  return topology.nodes.map((node): [string, string, Topology, ClusterNode] => [stack, node.name, topology, node]);
+});
+
+describe.each(cases)("%s %s", (stack, name, topology, node) => {
+  const userData = renderUserData(topology, node);
+
+  test("is a #cloud-config that the real cloud-init schema accepts", () => {
+    expect(userData.startsWith("#cloud-config\n")).toBe(true);
+    const result = cloudInitSchema(`${stack}-${name}`, userData);
+    expect(result.error).toBeUndefined();
+    expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
+    expect(result.status).toBe(0);
+  });
+
+  test(`stays under EC2's ${USER_DATA_LIMIT_BYTES}-byte user_data limit`, () => {
+    expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+  });
+
+  test("sets the hostname, writes every node file verbatim and runs the boot entry point", () => {
+    const document = parse(userData);
+    expect(document.hostname).toBe(node.name);
+    expect(document.runcmd).toEqual([["bash", BOOT_ENTRY_PATH]]);
+    expect(writeFiles(userData)).toEqual(
+      renderNodeFiles(topology, node).map((file) => ({ path: file.path, owner: "root:root", permissions: file.permissions, content: file.content })),
+    );
+  });
+
+  test("is stable: rendering twice gives identical bytes", () => {
+    expect(renderUserData(topology, node)).toBe(userData);
+  });
+
+  test("gets the right files for its role", () => {
+    const paths = writeFiles(userData).map((file) => file.path);
+    const has = (suffix: string) => paths.some((file) => file.endsWith(suffix));
+    expect(has("haproxy.cfg") || has("nginx.conf")).toBe(node.role === "load-balancer");
+    expect(has("/etc/etcd/etcd.conf.yml")).toBe(node.role === "etcd");
+    expect(has("/etc/systemd/system/etcd.service")).toBe(node.role === "etcd");
+    expect(has("etcd-pki.sh")).toBe(node.role === "etcd");
+    expect(paths.includes(CNI_RESOURCE_PATH)).toBe(node === topology.initNode);
+    expect(has("init-control-plane.sh")).toBe(node === topology.initNode);
+    expect(has("join-node.sh")).toBe((node.role === "control-plane" || node.role === "worker") && node !== topology.initNode);
+    expect(has("refresh-join-token.sh")).toBe(node.role === "control-plane");
+    const kubeadm = writeFiles(userData).find((file) => file.path === KUBEADM_CONFIG_PATH);
+    expect(kubeadm !== undefined).toBe(node.role === "control-plane" || node.role === "worker");
+    if (kubeadm) {
+      expect(kubeadm.content.includes("kind: InitConfiguration")).toBe(node === topology.initNode);
+      expect(kubeadm.content.includes("kind: JoinConfiguration")).toBe(node !== topology.initNode);
+    }
+    const env = writeFiles(userData).find((file) => file.path === "/etc/kubeadm-ha/cluster.env");
+    // A worker does not even learn where control-plane material is kept.
+    expect(env?.content.includes("/control-plane")).toBe(node.role === "control-plane" || node.role === "etcd");
+  });
+
+  test("base names are unique on the node", () => {
+    const bases = renderNodeFiles(topology, node).map((file) => path.posix.basename(file.path));
+    expect(new Set(bases).size).toBe(bases.length);
+  });
+});
+
+test("a flannel cluster with nginx and 7 control-plane nodes also fits and validates", () => {
+  const topology = inlineTopology(
+    "big-flannel",
+    "controlPlane: {count: 7}\nworkers: {count: 3}\ncni: {plugin: flannel}\nloadBalancer: {kind: nginx}\n",
+  );
+  for (const node of topology.nodes) {
+    const userData = renderUserData(topology, node);
+    expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    const result = cloudInitSchema(`big-${node.name}`, userData);
+    expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
+  }
+});
+
+test("negative control: cloud-init schema rejects a broken document", () => {
+  const result = cloudInitSchema("broken", "#cloud-config\nwrite_files:\n- path: /x\n  permissions: 644\nruncmd: 3\n");
+  expect(result.status).not.toBe(0);
+  expect(`${result.stdout}${result.stderr}`).toMatch(/not of type/);
+});

@@ -1,0 +1,175 @@
+/**
+ * kubeadm configuration (kubeadm.k8s.io/v1beta4) for every Kubernetes node: InitConfiguration +
+ * ClusterConfiguration + KubeletConfiguration on the init node, JoinConfiguration everywhere else.
+ *
+ * Checked against the v1beta4 API reference and kubeadm's source (types.go, validation.go,
+ * discovery/file):
+ * - extraArgs and kubeletExtraArgs are lists of {name, value}: v1beta3's string maps are rejected.
+ * - Joins use file discovery with a kubeconfig the boot script writes at boot. That kubeconfig
+ *   embeds the cluster CA (so the API server's identity is verified, no unsafeSkipCAVerification)
+ *   and a bootstrap-token user; kubeadm then uses those embedded credentials for the TLS bootstrap,
+ *   so discovery.tlsBootstrapToken is omitted and no secret is ever rendered. kubeadm stats the file
+ *   while loading this config, so it must exist before `kubeadm join` runs.
+ * - Control-plane joins carry no certificateKey: the boot script places the shared certificates
+ *   under /etc/kubernetes/pki first, which kubeadm accepts (it checks them with
+ *   SharedCertificateExists when no certificate key is given), so the 2-hour expiry of
+ *   `upload-certs` never applies to a node that boots late.
+ * - No bootstrapTokens: kubeadm init then makes its default token, which the boot script never
+ *   prints (--skip-token-print) and never publishes; joins use the tokens the boot script creates.
+ */
+import { stringify } from "yaml";
+import type { NodeFile } from "../node-file";
+import { API_SERVER_PORT, ClusterNode, Topology } from "../topology";
+
+export const KUBEADM_CONFIG_PATH = "/etc/kubeadm-ha/kubeadm.yaml";
+/** Written at boot from the join parameters (CA data + bootstrap token), deleted after the join. */
+export const DISCOVERY_KUBECONFIG_PATH = "/run/kubeadm-ha/discovery.kubeconfig";
+export const CRI_SOCKET = "unix:///var/run/containerd/containerd.sock";
+export const CERTIFICATES_DIR = "/etc/kubernetes/pki";
+/** The spec has no field for it; kubeadm's own default, written out so reviewers see it. */
+export const DNS_DOMAIN = "cluster.local";
+export const STACKED_ETCD_DATA_DIR = "/var/lib/etcd";
+
+/** Where kube-apiserver finds the external etcd cluster's CA and its client certificate. */
+export const EXTERNAL_ETCD_CLIENT_FILES = {
+  caFile: `${CERTIFICATES_DIR}/etcd/ca.crt`,
+  certFile: `${CERTIFICATES_DIR}/apiserver-etcd-client.crt`,
+  keyFile: `${CERTIFICATES_DIR}/apiserver-etcd-client.key`,
+} as const;
+
+const KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4";
+const KUBELET_API_VERSION = "kubelet.config.k8s.io/v1beta1";
+
+/** v1beta4's structured argument: duplicates are allowed, order is kept. */
+export interface KubeadmArg {
+  readonly name: string;
+  readonly value: string;
+}
+
+export type KubeadmDocument = Record<string, unknown> & { readonly apiVersion: string; readonly kind: string };
+
+/**
+ * Files under /etc/kubernetes/pki that must be identical on every control-plane node, relative to
+ * that folder, that the init node creates and publishes. kubeadm generates every other
+ * certificate locally from them.
+ */
+export function pkiFilesFromInitNode(topology: Topology): string[] {
+  const common = ["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key"];
+  return topology.etcd.topology === "stacked" ? [...common, "etcd/ca.crt", "etcd/ca.key"] : common;
+}
+
+/**
+ * With external etcd, the API servers' view of etcd: the etcd CA certificate and the client pair
+ * the etcd nodes issue and publish. The etcd CA key never reaches a control-plane node.
+ */
+export function pkiFilesFromEtcd(topology: Topology): string[] {
+  return topology.etcd.topology === "external" ? ["etcd/ca.crt", "apiserver-etcd-client.crt", "apiserver-etcd-client.key"] : [];
+}
+
+/** Everything a joining control-plane node places under /etc/kubernetes/pki before `kubeadm join`. */
+export function sharedPkiFiles(topology: Topology): string[] {
+  return [...pkiFilesFromInitNode(topology), ...pkiFilesFromEtcd(topology)];
+}
+
+/** The kubeadm documents for a control-plane or worker node, in file order. */
+export function kubeadmDocuments(topology: Topology, node: ClusterNode): KubeadmDocument[] {
+  if (node.role !== "control-plane" && node.role !== "worker") {
+    throw new Error(`kubeadm: ${node.name} is a ${node.role} node; only control-plane and worker nodes run kubeadm`);
+  }
+  if (node.name === topology.initNode.name) {
+    return [initConfiguration(node), clusterConfiguration(topology), kubeletConfiguration()];
+  }
+  return [joinConfiguration(node)];
+}
+
+/** The multi-document YAML the node reads from KUBEADM_CONFIG_PATH. */
+export function renderKubeadmConfig(topology: Topology, node: ClusterNode): string {
+  const header =
+    `# kubeadm configuration of ${node.name} (${node.role}) in stack ${topology.stack}.\n` +
+    `# Rendered by kubeadm-ha from clusters/${topology.stack}.yaml; holds no secret.\n`;
+  return header + kubeadmDocuments(topology, node).map((document) => stringify(document, { lineWidth: 0 })).join("---\n");
+}
+
+export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): NodeFile {
+  return { path: KUBEADM_CONFIG_PATH, content: renderKubeadmConfig(topology, node), permissions: "0600" };
+}
+
+function nodeRegistration(node: ClusterNode) {
+  return {
+    name: node.name,
+    criSocket: CRI_SOCKET,
+    // EC2 instances can have several interfaces; the kubelet must register the address the
+    // security groups and the load balancer know.
+    kubeletExtraArgs: [{ name: "node-ip", value: node.privateIp }] satisfies KubeadmArg[],
+  };
+}
+
+function localApiEndpoint(node: ClusterNode) {
+  return { advertiseAddress: node.privateIp, bindPort: API_SERVER_PORT };
+}
+
+function initConfiguration(node: ClusterNode): KubeadmDocument {
+  return {
+    apiVersion: KUBEADM_API_VERSION,
+    kind: "InitConfiguration",
+    localAPIEndpoint: localApiEndpoint(node),
+    nodeRegistration: nodeRegistration(node),
+  };
+}
+
+function leaderElectionArgs(topology: Topology): KubeadmArg[] {
+  const { leaseDuration, renewDeadline, retryPeriod } = topology.spec.leaderElection;
+  return [
+    { name: "leader-elect", value: "true" },
+    { name: "leader-elect-lease-duration", value: leaseDuration },
+    { name: "leader-elect-renew-deadline", value: renewDeadline },
+    { name: "leader-elect-retry-period", value: retryPeriod },
+  ];
+}
+
+function clusterConfiguration(topology: Topology): KubeadmDocument {
+  const loadBalancerIp = topology.loadBalancer.privateIp;
+  const etcd =
+    topology.etcd.topology === "stacked"
+      ? { local: { dataDir: STACKED_ETCD_DATA_DIR } }
+      : { external: { endpoints: [...topology.etcd.endpoints], ...EXTERNAL_ETCD_CLIENT_FILES } };
+  return {
+    apiVersion: KUBEADM_API_VERSION,
+    kind: "ClusterConfiguration",
+    clusterName: topology.stack,
+    kubernetesVersion: `v${topology.spec.kubernetesVersion}`,
+    // Every kubeconfig kubeadm writes (kubelets, admin.conf) points at the load balancer, so any
+    // single control-plane node can fail without clients losing the API.
+    controlPlaneEndpoint: topology.controlPlaneEndpoint,
+    certificatesDir: CERTIFICATES_DIR,
+    networking: {
+      dnsDomain: DNS_DOMAIN,
+      podSubnet: topology.spec.network.podSubnet,
+      serviceSubnet: topology.spec.network.serviceSubnet,
+    },
+    apiServer: {
+      // One certificate is valid behind the load balancer and on every node directly; kubeadm
+      // adds the local advertise address itself, the full list keeps all nodes' certs identical.
+      certSANs: [loadBalancerIp, ...topology.controlPlane.map((node) => node.privateIp)],
+    },
+    controllerManager: { extraArgs: leaderElectionArgs(topology) },
+    scheduler: { extraArgs: leaderElectionArgs(topology) },
+    etcd,
+  };
+}
+
+function kubeletConfiguration(): KubeadmDocument {
+  // kubeadm uploads this to the kubelet-config ConfigMap, so joining nodes get it too; systemd is
+  // the cgroup driver containerd is configured with (SystemdCgroup = true).
+  return { apiVersion: KUBELET_API_VERSION, kind: "KubeletConfiguration", cgroupDriver: "systemd" };
+}
+
+function joinConfiguration(node: ClusterNode): KubeadmDocument {
+  const document: KubeadmDocument = {
+    apiVersion: KUBEADM_API_VERSION,
+    kind: "JoinConfiguration",
+    nodeRegistration: nodeRegistration(node),
+    discovery: { file: { kubeConfigPath: DISCOVERY_KUBECONFIG_PATH } },
+  };
+  return node.role === "control-plane" ? { ...document, controlPlane: { localAPIEndpoint: localApiEndpoint(node) } } : document;
+}

@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Helpers sourced by every kubeadm-ha boot script. KUBEADM_HA_ROOT prefixes every path the scripts
+# touch (empty on a node), so the bootstrap simulation runs them unprivileged in a sandbox.
+ROOT="${KUBEADM_HA_ROOT:-}"
+# shellcheck disable=SC2034 # LIB_DIR and RUN_DIR are for the scripts that source this file.
+LIB_DIR="$ROOT/usr/local/lib/kubeadm-ha"
+STATE_DIR="$ROOT/var/lib/kubeadm-ha"
+# shellcheck disable=SC2034
+RUN_DIR="$ROOT/run/kubeadm-ha"
+LOG_FILE="$ROOT/var/log/kubeadm-ha-bootstrap.log"
+POLL_SECONDS="${KUBEADM_HA_POLL_SECONDS:-10}"
+WAIT_SECONDS="${KUBEADM_HA_WAIT_SECONDS:-1800}"
+# cloud-init's runcmd has neither HOME (the AWS CLI wants one) nor /snap/bin on PATH.
+export HOME="${HOME:-/root}" PATH="$PATH:/snap/bin" DEBIAN_FRONTEND=noninteractive
+# shellcheck source=/dev/null
+. "$ROOT/etc/kubeadm-ha/cluster.env"
+mkdir -p "$STATE_DIR" "${LOG_FILE%/*}"
+
+log() { printf '%s %s %s: %s\n' "$(date -u +%FT%TZ)" "$NODE_NAME" "${SCRIPT:-kubeadm-ha}" "$*" | tee -a "$LOG_FILE" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+# errtrace: a failure inside a helper function is reported too.
+set -o errtrace
+trap 'die "line $LINENO: \"$BASH_COMMAND\" exited $?"' ERR
+
+# Runs a command with its output in the log (kubeadm's own progress lines). Callers make sure the
+# command prints no secret (kubeadm init --skip-token-print).
+run_logged() { "$@" 2>&1 | tee -a "$LOG_FILE"; }
+
+# retry ATTEMPTS CMD...: for network steps that fail transiently (apt mirrors, downloads).
+retry() {
+  local attempts=$1 n=1
+  shift
+  until "$@"; do
+    ((n < attempts)) || return 1
+    log "attempt $n of $attempts failed: $1; retrying"
+    n=$((n + 1))
+    sleep "$POLL_SECONDS"
+  done
+}
+
+# wait_until WHAT CMD...: polls until CMD succeeds, at most WAIT_SECONDS, with a progress line a minute.
+wait_until() {
+  local what=$1 start=$SECONDS next=0
+  shift
+  until "$@"; do
+    local waited=$((SECONDS - start))
+    ((waited < WAIT_SECONDS)) || die "gave up waiting for $what after ${waited}s"
+    if ((waited >= next)); then
+      log "waiting for $what (${waited}s of ${WAIT_SECONDS}s)"
+      next=$((waited + 60))
+    fi
+    sleep "$POLL_SECONDS"
+  done
+}
+
+apt_get() { retry 5 apt-get -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold "$@"; }
+
+# Ubuntu 24.04 has no awscli deb any more; the snap is the packaged AWS CLI v2.
+ensure_aws_cli() {
+  command -v aws >/dev/null && return 0
+  log "installing the AWS CLI (snap aws-cli)"
+  retry 5 snap install aws-cli --classic
+  command -v aws >/dev/null || die "the aws command is missing after 'snap install aws-cli'"
+}
+
+ssm() { aws --region "$AWS_REGION" ssm "$@"; }
+
+ssm_exists() { ssm get-parameter --name "$1" --query Parameter.Name --output text >/dev/null 2>&1; }
+
+# ssm_get NAME FILE: decrypts into FILE (0600). The value never passes through argv or the log.
+ssm_get() {
+  (umask 077 && mkdir -p "${2%/*}" && ssm get-parameter --name "$1" --with-decryption \
+    --query Parameter.Value --output text >"$2.part") || { rm -f "$2.part"; die "cannot read $1"; }
+  mv -f "$2.part" "$2"
+}
+
+# ssm_put NAME FILE KMS_ALIAS: SecureString from a file (file:// keeps the value out of argv).
+ssm_put() {
+  ssm put-parameter --name "$1" --type SecureString --key-id "$3" --value "file://$2" \
+    --overwrite --tier Intelligent-Tiering >/dev/null || die "cannot write $1 (encrypted with $3)"
+}
+
+# The first time this instance ran its bootstrap: parameters older than that belong to an
+# earlier cluster of the same stack name (the nodes create them, so `cdktf destroy` leaves them).
+first_boot_epoch() {
+  [[ -f $STATE_DIR/first-boot ]] || date +%s >"$STATE_DIR/first-boot"
+  cat "$STATE_DIR/first-boot"
+}
+
+parameter_newer_than() {
+  local modified
+  modified="$(ssm get-parameter --name "$1" --query Parameter.LastModifiedDate --output text 2>/dev/null)" || return 1
+  (($(date -d "$modified" +%s) >= $2))
+}

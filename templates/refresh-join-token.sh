@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Publishes the join kubeconfig (cluster CA + a fresh bootstrap token) for nodes that boot later.
+# Run by the init node and then hourly by a timer on every control-plane node; it only creates a
+# token when the published one is older than JOIN_TOKEN_REFRESH_AFTER_SECONDS (--force: always).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "${KUBEADM_HA_ROOT:-}/usr/local/lib/kubeadm-ha/common.sh"
+SCRIPT=refresh-join-token
+ADMIN_CONF="$ROOT/etc/kubernetes/admin.conf"
+ensure_aws_cli
+
+if [[ ${1:-} != --force ]] &&
+  parameter_newer_than "$JOIN_KUBECONFIG_PARAMETER" "$(($(date +%s) - JOIN_TOKEN_REFRESH_AFTER_SECONDS))"; then
+  log "the published join token is recent enough; nothing to do"
+  exit 0
+fi
+
+umask 077
+mkdir -p "$RUN_DIR"
+kubeconfig="$RUN_DIR/join-publish.kubeconfig"
+trap 'rm -f "$kubeconfig"' EXIT
+# The token only ever lives in this variable and the 0600 file below, never in argv or the log.
+token="$(kubeadm token create --kubeconfig "$ADMIN_CONF" --ttl "$JOIN_TOKEN_TTL" \
+  --description "kubeadm-ha join token from $NODE_NAME")"
+ca_data="$(base64 -w0 "$ROOT/etc/kubernetes/pki/ca.crt")"
+cat >"$kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: $STACK
+  cluster:
+    certificate-authority-data: $ca_data
+    server: https://$CONTROL_PLANE_ENDPOINT
+users:
+- name: tls-bootstrap-token-user
+  user:
+    token: $token
+contexts:
+- name: join@$STACK
+  context:
+    cluster: $STACK
+    user: tls-bootstrap-token-user
+current-context: join@$STACK
+KUBECONFIG
+ssm_put "$JOIN_KUBECONFIG_PARAMETER" "$kubeconfig" "$JOIN_KMS_KEY"
+log "published a new join token (valid $JOIN_TOKEN_TTL) to $JOIN_KUBECONFIG_PARAMETER"
