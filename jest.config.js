@@ -1,9 +1,14 @@
 // Tests are transpile-only (swc); `npm run typecheck` does the type checking.
+const fs = require("fs");
 const path = require("path");
 
-// Testing.synthScope leaves a temp dir per call: keep them inside the repo, removed after the run.
-process.env.TMPDIR = path.join(__dirname, ".jest-tmp");
-require("fs").mkdirSync(process.env.TMPDIR, { recursive: true });
+// Testing.synthScope and friends leave temp dirs behind: give each jest run its own folder inside
+// the repo (so parallel runs never delete each other's files), removed by the global teardown.
+if (!process.env.KUBEADM_HA_TEST_TMP) {
+  process.env.KUBEADM_HA_TEST_TMP = path.join(__dirname, ".jest-tmp", `run-${process.pid}`);
+  fs.mkdirSync(process.env.KUBEADM_HA_TEST_TMP, { recursive: true });
+  process.env.TMPDIR = process.env.KUBEADM_HA_TEST_TMP;
+}
 
 module.exports = {
   testEnvironment: "node",

@@ -96,7 +96,10 @@ function main(): void {
   const jestOnly = measure("jest only (unit and snapshot tests)", "npx", ["jest", "--silent"], { runs: 1, env: { CI: "true" } });
   console.log(`  npm test vs direct synth: ${ratio(unit.seconds, direct.seconds)}; jest share: ${ratio(jestOnly.seconds, unit.seconds)}`);
 
-  console.log("\nFailover windows (from `npm run test:integration`, bench/results/)");
+  console.log("\nFailover (runs `npm run test:integration`, which writes bench/results/)");
+  fs.rmSync(RESULTS, { recursive: true, force: true });
+  const integration = measure("npm run test:integration", "npm", ["run", "--silent", "test:integration"], { runs: 1, env: { CI: "true" } });
+  console.log(`  integration vs npm test: ${ratio(integration.seconds, unit.seconds)}`);
   printFailover();
 
   console.log("\nGates");
@@ -105,16 +108,45 @@ function main(): void {
   if (gates.some((g) => !g.ok)) process.exitCode = 1;
 }
 
+interface LoadBalancerResult {
+  lb: string;
+  fault: string;
+  requests: number;
+  failed: number;
+  failureWindowMs: number;
+  markDownMs?: number | null;
+}
+
+interface EtcdResults {
+  [key: string]: unknown;
+}
+
+function readResult<T>(file: string): T | undefined {
+  const target = path.join(RESULTS, file);
+  return fs.existsSync(target) ? (JSON.parse(fs.readFileSync(target, "utf8")) as T) : undefined;
+}
+
 function printFailover(): void {
-  const files = fs.existsSync(RESULTS) ? fs.readdirSync(RESULTS).filter((f) => f.endsWith(".json")).sort() : [];
-  if (files.length === 0) {
-    console.log("  none recorded yet: run `npm run test:integration` first");
-    return;
+  const lb = readResult<{ method: { haproxyMarkDownLimitMs: number }; results: LoadBalancerResult[] }>("failover.json");
+  if (!lb) {
+    gate("load-balancer failover figures recorded", false, "bench/results/failover.json missing");
+  } else {
+    const budget = lb.method.haproxyMarkDownLimitMs;
+    for (const r of lb.results) {
+      const markDown = typeof r.markDownMs === "number" ? `, marked down ${(r.markDownMs / 1000).toFixed(2)} s = ${ratio(r.markDownMs, budget)} of the ${budget / 1000} s budget` : "";
+      console.log(`  ${`${r.lb} ${r.fault}`.padEnd(20)} failed ${r.failed}/${r.requests} (${((100 * r.failed) / r.requests).toFixed(2)}%), ` +
+        `failure window ${(r.failureWindowMs / 1000).toFixed(2)} s${markDown}`);
+      if (r.lb === "haproxy" && typeof r.markDownMs === "number") {
+        gate(`haproxy ${r.fault}: master out of rotation within ${budget / 1000} s`, r.markDownMs <= budget, `${(r.markDownMs / 1000).toFixed(2)} s`);
+      }
+      if (r.fault === "crash") gate(`${r.lb} crash: no request lost`, r.failed === 0, `${r.failed} failed`);
+    }
   }
-  for (const file of files) {
-    console.log(`  ${file}:`);
-    const data = JSON.parse(fs.readFileSync(path.join(RESULTS, file), "utf8"));
-    for (const line of JSON.stringify(data, null, 1).split("\n").slice(1, -1)) console.log(`    ${line.trim()}`);
+  const etcd = readResult<EtcdResults>("etcd-failover.json");
+  if (!etcd) {
+    gate("etcd failover figures recorded", false, "bench/results/etcd-failover.json missing");
+  } else {
+    for (const line of JSON.stringify(etcd.summary ?? etcd, null, 1).split("\n").slice(1, -1)) console.log(`  etcd ${line.trim()}`);
   }
 }
 

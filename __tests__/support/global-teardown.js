@@ -1,6 +1,7 @@
 const fs = require("fs");
-const path = require("path");
 
+// Removes only this run's temp folder (see jest.config.js).
 module.exports = async () => {
-  fs.rmSync(path.join(__dirname, "..", "..", ".jest-tmp"), { recursive: true, force: true });
+  const dir = process.env.KUBEADM_HA_TEST_TMP;
+  if (dir && dir.includes(".jest-tmp")) fs.rmSync(dir, { recursive: true, force: true });
 };
