@@ -14,6 +14,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/__tests__"],
   testMatch: ["**/*.test.ts"],
+  // The integration suite (real haproxy/nginx/etcd) runs with `npm run test:integration`.
+  testPathIgnorePatterns: ["/node_modules/", "/__tests__/integration/"],
   transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" } }] },
   globalTeardown: "<rootDir>/__tests__/support/global-teardown.js",
   testTimeout: 60000,
