@@ -46,7 +46,7 @@ export interface NodeIdentityProps {
   /**
    * Audiences whose parameters people and CI of the account may decrypt through Parameter
    * Store, when their own IAM policies allow kms:Decrypt: the admin kubeconfig lives in the
-   * control-plane audience (templates/get-kubeconfig.sh). Node roles are excluded by ARN, so no
+   * control-plane audience (scripts/get-kubeconfig.sh). Node roles are excluded by ARN, so no
    * IAM policy attached to a worker or load balancer can ever open these keys.
    * @default ["control-plane"]
    */

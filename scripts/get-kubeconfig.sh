@@ -3,7 +3,7 @@
 # init node stored encrypted for the control-plane audience, points it at a local SSM port
 # forward to the load balancer (never at one control-plane node), and opens that forward.
 #
-# Usage: get-kubeconfig.sh STACK [--region REGION] [--out FILE] [--local-port PORT] [--instance-id ID]
+# Usage: scripts/get-kubeconfig.sh STACK [--region REGION] [--out FILE] [--local-port PORT] [--instance-id ID]
 # Needs: AWS CLI v2 with the session-manager-plugin, kubectl, and kms:Decrypt on
 # alias/kubeadm-ha/STACK/control-plane for your AWS identity.
 set -euo pipefail
