@@ -10,11 +10,14 @@ function main(): number {
   const clustersDir = path.resolve(process.env.CLUSTERS_DIR ?? path.join(__dirname, "clusters"));
   try {
     const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR });
-    for (const stack of result.stacks) {
+    // Under `cdktf synth` the CLI prints the stacks' warning annotations itself (and shows anything
+    // on stderr as an error), so the warnings are printed here only for direct runs.
+    const underCli = process.env.CDKTF_CONTEXT_JSON !== undefined;
+    for (const stack of underCli ? [] : result.stacks) {
       for (const warning of stack.warnings) console.error(`warning: ${stack.name} (${stack.file}): ${warning}`);
     }
     const outdir = path.relative(process.cwd(), result.outdir) || ".";
-    console.error(`synthesized ${result.stacks.map((s) => s.name).join(", ")} -> ${outdir}/stacks, review bundle -> ${outdir}/review`);
+    console.log(`synthesized ${result.stacks.map((s) => s.name).join(", ")} -> ${outdir}/stacks, review bundle -> ${outdir}/review`);
     return 0;
   } catch (error) {
     if (error instanceof SpecLoadError) {
