@@ -55,6 +55,8 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
   const specs = loadClusterSpecs(options.clustersDir);
   const clusters = specs.map((loaded) => renderCluster(buildTopology(loaded.spec, loaded.warnings)));
 
+  // cdktf creates only the last level of its output folder.
+  if (options.outdir) fs.mkdirSync(options.outdir, { recursive: true });
   const app = new App({ outdir: options.outdir, skipValidation: false });
   for (const { topology, nodes } of clusters) {
     new ClusterStack(app, topology.stack, {
