@@ -86,6 +86,24 @@ test("the five-server review page states the zero-failure etcd warning", () => {
   });
 });
 
+test("a re-synth removes review files of nodes and stacks that no longer exist, and keeps the rest", () => {
+  const target = fs.mkdtempSync(path.join(os.tmpdir(), "resynth-"));
+  const clustersDir = fs.mkdtempSync(path.join(os.tmpdir(), "clusters-"));
+  fs.writeFileSync(path.join(clustersDir, "grow.yaml"), "workers: {count: 3}\n");
+  fs.writeFileSync(path.join(clustersDir, "gone.yaml"), "workers: {count: 1}\n");
+  synthesizeClusters({ clustersDir, outdir: target });
+  expect(fs.existsSync(path.join(target, "review", "grow", "files", "worker-3", "kubeadm.yaml"))).toBe(true);
+  const kept = path.join(target, "review", "grow", "files", "worker-1", "kubeadm.yaml");
+  const before = fs.readFileSync(kept, "utf8");
+
+  fs.rmSync(path.join(clustersDir, "gone.yaml"));
+  fs.writeFileSync(path.join(clustersDir, "grow.yaml"), "workers: {count: 2}\n");
+  synthesizeClusters({ clustersDir, outdir: target });
+  expect(fs.existsSync(path.join(target, "review", "grow", "files", "worker-3"))).toBe(false);
+  expect(fs.existsSync(path.join(target, "review", "gone"))).toBe(false);
+  expect(fs.readFileSync(kept, "utf8")).toBe(before);
+});
+
 describe("bad specs", () => {
   function clustersWith(files: Record<string, string>): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clusters-"));

@@ -39,7 +39,8 @@ export interface RenderedCluster {
 export function renderCluster(topology: Topology): RenderedCluster {
   const nodes = new Map<string, RenderedNode>();
   for (const node of topology.nodes) {
-    nodes.set(node.name, { files: renderNodeFiles(topology, node), userData: renderUserData(topology, node) });
+    const files = renderNodeFiles(topology, node);
+    nodes.set(node.name, { files, userData: renderUserData(topology, node, files) });
   }
   return { topology, nodes };
 }
@@ -58,34 +59,93 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
   // cdktf creates only the last level of its output folder.
   if (options.outdir) fs.mkdirSync(options.outdir, { recursive: true });
   const app = new App({ outdir: options.outdir, skipValidation: false });
-  for (const { topology, nodes } of clusters) {
-    new ClusterStack(app, topology.stack, {
-      topology,
-      userData: (node) => {
-        const rendered = nodes.get(node.name);
-        if (!rendered) throw new Error(`no user-data rendered for ${node.name}`);
-        return rendered.userData;
-      },
-      cniPorts: cniPorts(topology.spec.cni.plugin),
-      backend: backendOf(topology.spec),
-    });
-  }
-  app.synth();
+  withoutTokenCreationStacks(() => {
+    for (const { topology, nodes } of clusters) {
+      new ClusterStack(app, topology.stack, {
+        topology,
+        userData: (node) => {
+          const rendered = nodes.get(node.name);
+          if (!rendered) throw new Error(`no user-data rendered for ${node.name}`);
+          return rendered.userData;
+        },
+        cniPorts: cniPorts(topology.spec.cni.plugin),
+        backend: backendOf(topology.spec),
+      });
+    }
+    app.synth();
+  });
 
-  const reviewRoot = path.join(app.outdir, "review");
-  fs.rmSync(reviewRoot, { recursive: true, force: true });
+  const bundle = new Map<string, string>();
   for (const { topology, nodes } of clusters) {
     const asSynthesized = new Map(
       [...nodes].map(([name, node]) => [name, { ...node, userData: escapeTerraformTemplate(node.userData) }]),
     );
     for (const [relative, content] of renderReviewBundle(topology, asSynthesized)) {
-      const target = path.join(reviewRoot, topology.stack, relative);
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, content);
+      bundle.set(path.join(topology.stack, relative), content);
     }
   }
+  writeFolder(path.join(app.outdir, "review"), bundle);
   return {
     outdir: app.outdir,
     stacks: specs.map((loaded) => ({ name: loaded.spec.name, file: loaded.file, warnings: loaded.warnings })),
   };
+}
+
+/**
+ * Runs `build` with V8's stack-trace formatting switched off. cdktf records a full creation stack
+ * trace for every token it makes (some 50 per EC2 instance) only to decorate errors about
+ * unresolvable tokens; formatting them is the largest per-node cost of a big cluster's synth.
+ * Set KUBEADM_HA_TOKEN_STACKS=1 to keep them when debugging such an error.
+ */
+function withoutTokenCreationStacks(build: () => void): void {
+  if (process.env.KUBEADM_HA_TOKEN_STACKS === "1") return build();
+  const previous = Error.prepareStackTrace;
+  Error.prepareStackTrace = () => "";
+  try {
+    build();
+  } finally {
+    Error.prepareStackTrace = previous;
+  }
+}
+
+/**
+ * Makes `root` hold exactly `files` (relative path -> text). Unchanged files are left alone and
+ * only stale ones removed: rewriting thousands of review files on every synth costs more than the
+ * rest of a large cluster's synth, and untouched files keep editors and watchers quiet.
+ */
+function writeFolder(root: string, files: ReadonlyMap<string, string>): void {
+  const folders = new Set<string>();
+  for (const [relative, content] of files) {
+    const target = path.join(root, relative);
+    const folder = path.dirname(target);
+    if (!folders.has(folder)) {
+      fs.mkdirSync(folder, { recursive: true });
+      folders.add(folder);
+    }
+    if (!sameContent(target, content)) fs.writeFileSync(target, content);
+  }
+  removeStale(root, "", files);
+}
+
+function sameContent(file: string, content: string): boolean {
+  try {
+    return fs.readFileSync(file, "utf8") === content;
+  } catch {
+    return false;
+  }
+}
+
+function removeStale(root: string, relative: string, keep: ReadonlyMap<string, string>): boolean {
+  let empty = true;
+  for (const entry of fs.readdirSync(path.join(root, relative), { withFileTypes: true })) {
+    const child = path.join(relative, entry.name);
+    if (entry.isDirectory() && removeStale(root, child, keep)) {
+      fs.rmdirSync(path.join(root, child));
+    } else if (!entry.isDirectory() && !keep.has(child)) {
+      fs.rmSync(path.join(root, child));
+    } else {
+      empty = false;
+    }
+  }
+  return empty;
 }

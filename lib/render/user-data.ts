@@ -5,17 +5,23 @@
  */
 import { stringify } from "yaml";
 import type { ClusterNode, Topology } from "../topology";
+import type { NodeFile } from "../node-file";
 import { BOOT_ENTRY_PATH, renderNodeFiles } from "./node-files";
 
 /** EC2 rejects user_data above 16 KB (before base64). */
 export const USER_DATA_LIMIT_BYTES = 16384;
 
-export function renderUserData(topology: Topology, node: ClusterNode): string {
+/** `files` defaults to renderNodeFiles(topology, node); callers that already have them pass them in. */
+export function renderUserData(
+  topology: Topology,
+  node: ClusterNode,
+  files: readonly NodeFile[] = renderNodeFiles(topology, node),
+): string {
   const document = {
     hostname: node.name,
     // Maps the hostname to a loopback address so sudo and the kubelet resolve it without DNS.
     manage_etc_hosts: true,
-    write_files: renderNodeFiles(topology, node).map((file) => ({
+    write_files: files.map((file) => ({
       path: file.path,
       owner: "root:root",
       permissions: file.permissions,
