@@ -11,6 +11,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { leaderElectionReport } from "../lib/leader-election";
+import { validateSpec } from "../lib/validate";
 
 const ROOT = path.join(__dirname, "..");
 const WORK = path.join(ROOT, "bench", ".work");
@@ -142,7 +144,12 @@ interface LoadBalancerResult {
 }
 
 interface EtcdResults {
-  [key: string]: unknown;
+  raft: { electionTimeoutMs: number };
+  threeMembers: {
+    leaderFailover: { writeUnavailableSeconds: number; acknowledgedWrites: number; lostAcknowledgedWrites: number };
+    quorumLost: { writesAcknowledgedWhileQuorumLost: number; writeError: string; clearErrorAfterSeconds: number };
+  };
+  twoMembers: { writesAcknowledgedWithOneOfTwo: number; writeError: string; lostAcknowledgedWrites: number };
 }
 
 function readResult<T>(file: string): T | undefined {
@@ -169,9 +176,25 @@ function printFailover(): void {
   const etcd = readResult<EtcdResults>("etcd-failover.json");
   if (!etcd) {
     gate("etcd failover figures recorded", false, "bench/results/etcd-failover.json missing");
-  } else {
-    for (const line of JSON.stringify(etcd.summary ?? etcd, null, 1).split("\n").slice(1, -1)) console.log(`  etcd ${line.trim()}`);
+    return;
   }
+  const { leaderFailover, quorumLost } = etcd.threeMembers;
+  const electionMs = etcd.raft.electionTimeoutMs;
+  console.log(`  etcd 3 members, leader killed: writes unavailable ${leaderFailover.writeUnavailableSeconds.toFixed(2)} s = ` +
+    `${ratio(leaderFailover.writeUnavailableSeconds * 1000, electionMs)} the election timeout; ` +
+    `${leaderFailover.lostAcknowledgedWrites} of ${leaderFailover.acknowledgedWrites} acknowledged writes lost`);
+  console.log(`  etcd 3 members, 2 killed: ${quorumLost.writesAcknowledgedWhileQuorumLost} writes acknowledged; ` +
+    `"${quorumLost.writeError}" after ${quorumLost.clearErrorAfterSeconds.toFixed(2)} s`);
+  console.log(`  etcd 2 members (five-server), 1 killed: ${etcd.twoMembers.writesAcknowledgedWithOneOfTwo} writes acknowledged; ` +
+    `"${etcd.twoMembers.writeError}"`);
+  gate("etcd leader failover loses no acknowledged write", leaderFailover.lostAcknowledgedWrites === 0, `${leaderFailover.lostAcknowledgedWrites} lost`);
+  gate("etcd without quorum acknowledges no write", quorumLost.writesAcknowledgedWhileQuorumLost === 0 && etcd.twoMembers.writesAcknowledgedWithOneOfTwo === 0, "0 and 0");
+
+  const five = fs.readFileSync(path.join(ROOT, "clusters", "five-server.yaml"), "utf8");
+  const { spec } = validateSpec("clusters/five-server.yaml", "five-server", five);
+  const election = leaderElectionReport(spec.leaderElection);
+  console.log(`  leader election (15s/10s/2s): worst-case takeover ${election.worstCaseTakeoverSeconds} s = ` +
+    `${ratio(election.worstCaseTakeoverSeconds * 1000, 15000)} the lease duration (${election.formula})`);
 }
 
 main();
