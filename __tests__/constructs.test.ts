@@ -82,13 +82,17 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
     }
   });
 
-  test("IMDSv2 only, encrypted gp3 root volume, no public address, AMI changes ignored", () => {
+  test("IMDSv2 only (pods cannot reach it), encrypted gp3 root volume, no public address, AMI changes ignored", () => {
     for (const instance of instances) {
-      expect(instance.metadata_options).toMatchObject({ http_tokens: "required", http_endpoint: "enabled", http_put_response_hop_limit: 2 });
+      expect(instance.metadata_options).toMatchObject({ http_tokens: "required", http_endpoint: "enabled", http_put_response_hop_limit: 1 });
       expect(instance.root_block_device).toMatchObject({ encrypted: true, volume_type: "gp3", volume_size: topology.spec.nodes.rootVolumeGiB });
       expect(instance.associate_public_ip_address).toBe(false);
       expect(instance.lifecycle.ignore_changes).toContain("ami");
-      expect(instance.user_data_replace_on_change).toBe(false);
+      // Stateful nodes keep running through a template change; the stateless load balancer is
+      // replaced so it always lists the current control-plane nodes.
+      const isLoadBalancer = instance.tags.Role === "load-balancer";
+      expect(instance.user_data_replace_on_change).toBe(isLoadBalancer);
+      expect(instance.lifecycle.ignore_changes.includes("user_data")).toBe(!isLoadBalancer);
       expect(instance.ami).toMatch(/^\$\{data\.aws_ami\./);
     }
     const [[, ami]] = dataSources(doc, "aws_ami");
@@ -219,6 +223,28 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
       for (const statement of statementsOf(role).filter((s) => s.resources.includes("*"))) {
         expect(statement.actions.every((a: string) => /^(ssmmessages|ec2messages):\*$|^ssm:UpdateInstanceInformation$/.test(a))).toBe(true);
       }
+    }
+  });
+
+  test("IAM: the etcd role may write only the etcd client material of the control-plane audience", () => {
+    const policies = Object.fromEntries(dataSources(doc, "aws_iam_policy_document"));
+    const rolePolicies = resources(doc, "aws_iam_role_policy").map(([, r]) => r);
+    const statementsOf = (role: NodeRole) =>
+      rolePolicies
+        .filter((p) => p.role === `\${aws_iam_role.${roleIds[role]}.name}`)
+        .flatMap((p) => policies[refId(p.policy)].statement as Json[]);
+    const writable = (role: NodeRole) =>
+      statementsOf(role).filter((s) => s.actions.includes("ssm:PutParameter")).flatMap((s) => s.resources as string[]);
+    const controlPlanePrefix = `parameter${parameterPrefix(name, "control-plane")}`;
+    if (topology.etcd.topology === "external") {
+      expect(writable("etcd").filter((arn) => arn.includes(controlPlanePrefix)).map((arn) => arn.split(controlPlanePrefix)[1]))
+        .toEqual(["/pki/etcd/ca.crt", "/pki/apiserver-etcd-client.crt", "/pki/apiserver-etcd-client.key"]);
+    }
+    expect(writable("control-plane").filter((arn) => arn.includes(controlPlanePrefix)).map((arn) => arn.split(controlPlanePrefix)[1])).toEqual(["/*"]);
+    expect(writable("worker")).toEqual([]);
+    for (const role of Object.keys(roleIds) as NodeRole[]) {
+      const ssmActions = statementsOf(role).flatMap((s) => s.actions as string[]).filter((a) => a.startsWith("ssm:") && a !== "ssm:UpdateInstanceInformation");
+      expect(ssmActions.filter((a) => !["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"].includes(a))).toEqual([]);
     }
   });
 

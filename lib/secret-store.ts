@@ -3,8 +3,10 @@
  * themselves (Terraform never sees a secret, so the state holds none), each encrypted with the
  * KMS key of the audience allowed to read it.
  *
- * AmazonSSMManagedInstanceCore lets every instance call ssm:GetParameter on any parameter, so
- * access is enforced by KMS: a worker can fetch a control-plane ciphertext but cannot decrypt it.
+ * Access is enforced twice: IAM confines each node role to its audiences' parameter paths, and
+ * each KMS key lets only its readers decrypt. The nodes do not get AmazonSSMManagedInstanceCore
+ * (whose ssm:GetParameter on * would undo the first), and even where such a policy is attached a
+ * worker could fetch a control-plane ciphertext but not decrypt it.
  */
 
 /** Who may decrypt a parameter. */
@@ -17,6 +19,11 @@ export interface SecretKeySpec {
   readonly readers: readonly ("control-plane" | "worker" | "etcd")[];
   /** Roles that may encrypt (publish). */
   readonly writers: readonly ("control-plane" | "worker" | "etcd")[];
+  /**
+   * Writers confined to some parameters of the audience (paths below its prefix); they may read
+   * back only those. Writers not listed here may write the whole audience.
+   */
+  readonly confinedWriters?: Partial<Record<"control-plane" | "worker" | "etcd", readonly string[]>>;
 }
 
 export const SECRET_KEYS: readonly SecretKeySpec[] = [
@@ -31,6 +38,9 @@ export const SECRET_KEYS: readonly SecretKeySpec[] = [
     description: "cluster CA keys and shared control-plane certificates",
     readers: ["control-plane"],
     writers: ["control-plane", "etcd"],
+    // The first etcd node publishes the API servers' etcd client certificate and the etcd CA
+    // certificate, and nothing else: it must not be able to replace the cluster CA or admin.conf.
+    confinedWriters: { etcd: ["pki/etcd/ca.crt", "pki/apiserver-etcd-client.crt", "pki/apiserver-etcd-client.key"] },
   },
   {
     audience: "etcd",

@@ -2,7 +2,7 @@
  * One EC2 instance per topology node, at the node's planned private IP, so every address in the
  * rendered configs (etcd members, API backends, the endpoint) is true before anything boots.
  *
- * Running nodes are never replaced or restarted by an ordinary apply:
+ * Running Kubernetes and etcd nodes are never replaced or restarted by an ordinary apply:
  * - `ami` is ignored after creation: a newer Ubuntu image applies to new or replaced nodes only.
  * - `user_data` is ignored after creation too, and userDataReplaceOnChange is false. cloud-init
  *   runs user data once per instance, so a changed template cannot reconfigure a running node
@@ -10,6 +10,9 @@
  *   the text, taking the whole cluster (and etcd quorum) down together. Roll a template change out
  *   deliberately, one node at a time: `terraform apply -replace=<address>` (the synthesized JSON
  *   still shows the new text, so the change is reviewed in the PR).
+ * The load balancer is the exception: it holds no state, and its config lists the control-plane
+ * nodes, so a changed user data (say, a control-plane node added) replaces it on apply. Otherwise
+ * a new API server would join but never receive traffic through the endpoint.
  */
 import { Construct } from "constructs";
 import type { ITerraformDependable } from "cdktf";
@@ -119,8 +122,9 @@ export class ClusterNodes extends Construct {
           httpEndpoint: "enabled",
           // IMDSv2 only: a session token defeats SSRF-style credential theft through IMDSv1.
           httpTokens: "required",
-          // 2 hops so containers (one extra hop through the pod network) can still reach IMDS.
-          httpPutResponseHopLimit: 2,
+          // 1 hop: only the node itself (its boot scripts' AWS CLI) gets a token. Pods are one hop
+          // further and must not borrow the node role, which can decrypt join or cluster secrets.
+          httpPutResponseHopLimit: 1,
           instanceMetadataTags: "disabled",
         },
         rootBlockDevice: {
@@ -131,13 +135,13 @@ export class ClusterNodes extends Construct {
           tags: { Name: name, Role: node.role, Cluster: stack },
         },
         userData: escapeTerraformTemplate(userData.get(node.name)!),
-        userDataReplaceOnChange: false,
+        userDataReplaceOnChange: node.role === "load-balancer",
         // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
         // between node addresses, so every ENI only sends and receives its own IP and the check
         // can stay on. Only unencapsulated routing (BGP, host-gw, CrossSubnet) would need it off.
         sourceDestCheck: true,
         tags: { Name: name, Role: node.role, Cluster: stack },
-        lifecycle: { ignoreChanges: ["ami", "user_data"] },
+        lifecycle: { ignoreChanges: node.role === "load-balancer" ? ["ami"] : ["ami", "user_data"] },
         dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
       });
     }

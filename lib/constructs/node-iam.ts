@@ -82,8 +82,9 @@ const KEY_ADMIN_ACTIONS = [
  * Without Core the IAM layer is scoped too, and KMS remains the guarantee if someone adds Core back.
  */
 const SESSION_MANAGER_ACTIONS = ["ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*"];
-const READ_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"];
-const WRITE_ACTIONS = ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"];
+/** Exactly what the boot scripts call (get-parameter, put-parameter --overwrite, no tags). */
+const READ_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters"];
+const WRITE_ACTIONS = ["ssm:PutParameter"];
 
 export class NodeIdentity extends Construct {
   /** IAM role by node role; etcd only with external etcd. */
@@ -185,18 +186,15 @@ export class NodeIdentity extends Construct {
         const writes = (key.writers as readonly NodeRole[]).includes(role);
         if (!reads && !writes) continue;
         const sid = pascal(key.audience);
-        // GetParametersByPath is authorized against the path itself, the rest against each name.
-        const arns = [parameterArn(key.audience), `${parameterArn(key.audience)}/*`];
+        const confinedTo = key.confinedWriters?.[role as keyof typeof key.confinedWriters];
+        const arns = confinedTo
+          ? confinedTo.map((relative) => `${parameterArn(key.audience)}/${relative}`)
+          : [`${parameterArn(key.audience)}/*`];
         // Writers may read back what they wrote (existence checks); without the reader's KMS grant
         // they only ever see ciphertext.
         statements.push({ sid: `Read${sid}Parameters`, effect: "Allow", actions: READ_ACTIONS, resources: arns });
         if (writes) {
-          statements.push({
-            sid: `Write${sid}Parameters`,
-            effect: "Allow",
-            actions: WRITE_ACTIONS,
-            resources: [`${parameterArn(key.audience)}/*`],
-          });
+          statements.push({ sid: `Write${sid}Parameters`, effect: "Allow", actions: WRITE_ACTIONS, resources: arns });
         }
       }
       if (statements.length > 0) {
