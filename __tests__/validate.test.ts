@@ -90,11 +90,20 @@ describe("schema errors name the file, the field, the value and what is accepted
 describe("cross-field rules", () => {
   test("Kubernetes minor outside kubeadm v1beta4's range", () => {
     expectError('kubernetesVersion: "1.30.4"', 'kubernetesVersion: "1.30.4": kubeadm\'s v1beta4 configuration needs 1.31 or newer');
-    expectError('kubernetesVersion: "1.99.0"', 'kubernetesVersion: "1.99.0"');
+    expectError('kubernetesVersion: "1.36.0"', 'kubernetesVersion: "1.36.0": 1.36 and newer need containerd 2');
+    expectError('kubernetesVersion: "1.99.0"', 'kubernetesVersion: "1.99.0": 1.36 and newer need containerd 2, and the nodes\' Ubuntu 24.04 containerd package is 1.7; this blueprint supports 1.31 to 1.35');
   });
 
-  test("etcd.members only with external etcd", () => {
+  test("etcd.members, etcd.version and etcd.instanceType only with external etcd", () => {
     expectError("etcd: {members: 3}", "etcd.members: 3: only for etcd.topology external");
+    expectError('etcd: {version: "3.6.4"}', 'etcd.version: "3.6.4": only for etcd.topology external');
+    expectError("etcd: {topology: stacked, instanceType: t3.large}", 'etcd.instanceType: "t3.large": only for etcd.topology external');
+  });
+
+  test("no cluster range may use loopback, link-local or multicast space", () => {
+    expectError("network: {podSubnet: 169.254.0.0/16}", 'network.podSubnet: "169.254.0.0/16": overlaps 169.254.0.0/16 (link-local');
+    expectError("network: {serviceSubnet: 127.0.0.0/16}", 'network.serviceSubnet: "127.0.0.0/16": overlaps 127.0.0.0/8 (loopback)');
+    expectError("network: {vpcCidr: 224.0.0.0/16}", 'network.vpcCidr: "224.0.0.0/16": overlaps 224.0.0.0/3');
   });
 
   test("malformed CIDRs", () => {

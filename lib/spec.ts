@@ -7,8 +7,11 @@ import { z } from "zod";
 
 export const DEFAULT_KUBERNETES_VERSION = "1.35.0";
 export const DEFAULT_ETCD_VERSION = "3.6.4";
-/** kubeadm's v1beta4 config API exists from 1.31; the newest minor this blueprint knows is 1.37. */
-export const KUBERNETES_MINORS = { min: 31, max: 37, oldestUpstreamSupported: 34 } as const;
+/**
+ * kubeadm's v1beta4 config API exists from 1.31. 1.35 is the newest minor the nodes can run:
+ * Kubernetes 1.36 drops containerd 1.x, and Ubuntu 24.04's containerd package is 1.7.
+ */
+export const KUBERNETES_MINORS = { min: 31, max: 35, oldestUpstreamSupported: 34 } as const;
 
 const instanceType = z
   .string()

@@ -5,7 +5,7 @@
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { clusterSpecSchema, ClusterSpec, KUBERNETES_MINORS } from "./spec";
-import { Ipv4Cidr, overlaps, parseCidr, size } from "./cidr";
+import { Ipv4Cidr, mustParseCidr, overlaps, parseCidr, size } from "./cidr";
 import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
@@ -35,6 +35,14 @@ export interface ValidatedSpec {
   readonly spec: ClusterSpec;
   readonly warnings: string[];
 }
+
+/** Ranges no cluster network may use. */
+const RESERVED_RANGES = [
+  { what: "127.0.0.0/8 (loopback)", cidr: mustParseCidr("127.0.0.0/8") },
+  { what: "169.254.0.0/16 (link-local: instance metadata, the VPC DNS resolver)", cidr: mustParseCidr("169.254.0.0/16") },
+  { what: "224.0.0.0/3 (multicast and reserved)", cidr: mustParseCidr("224.0.0.0/3") },
+  { what: "0.0.0.0/8", cidr: mustParseCidr("0.0.0.0/8") },
+];
 
 /** Stack names become Terraform workspace and AWS resource names. */
 const STACK_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
@@ -67,7 +75,8 @@ export function validateSpec(file: string, name: string, text: string): Validate
     etcd: { ...input.etcd, members: input.etcd.members ?? (input.etcd.topology === "external" ? 3 : input.controlPlane.count) },
     network: { ...input.network, availabilityZones: zones },
   };
-  issues.push(...crossFieldIssues(spec, input.etcd.members));
+  const rawEtcd = valueAt(raw, ["etcd"]) as { version?: unknown; instanceType?: unknown } | undefined;
+  issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
   if (issues.length > 0) throw new SpecError(file, issues);
   return { spec, warnings: warningsFor(spec) };
 }
@@ -132,19 +141,31 @@ function valueAt(raw: unknown, path: string[]): unknown {
   return current;
 }
 
-function crossFieldIssues(spec: ClusterSpec, explicitEtcdMembers: number | undefined): SpecIssue[] {
+function crossFieldIssues(
+  spec: ClusterSpec,
+  explicitEtcdMembers: number | undefined,
+  explicitEtcdExternalFields: { version: unknown; instanceType: unknown },
+): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const add = (field: string, value: unknown, message: string) => issues.push({ field, value, message });
 
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
-  if (minor < KUBERNETES_MINORS.min || minor > KUBERNETES_MINORS.max) {
+  const supported = `this blueprint supports 1.${KUBERNETES_MINORS.min} to 1.${KUBERNETES_MINORS.max}`;
+  if (minor < KUBERNETES_MINORS.min) {
+    add("kubernetesVersion", spec.kubernetesVersion, `kubeadm's v1beta4 configuration needs 1.${KUBERNETES_MINORS.min} or newer; ${supported}`);
+  } else if (minor > KUBERNETES_MINORS.max) {
     add("kubernetesVersion", spec.kubernetesVersion,
-      `kubeadm's v1beta4 configuration needs 1.${KUBERNETES_MINORS.min} or newer; this blueprint supports 1.${KUBERNETES_MINORS.min} to 1.${KUBERNETES_MINORS.max}`);
+      `1.36 and newer need containerd 2, and the nodes' Ubuntu 24.04 containerd package is 1.7; ${supported}`);
   }
 
-  if (spec.etcd.topology === "stacked" && explicitEtcdMembers !== undefined) {
-    add("etcd.members", explicitEtcdMembers,
-      "only for etcd.topology external; stacked etcd runs one member per control-plane node (set controlPlane.count)");
+  if (spec.etcd.topology === "stacked") {
+    const externalOnly = { members: explicitEtcdMembers, ...explicitEtcdExternalFields };
+    for (const [field, value] of Object.entries(externalOnly)) {
+      if (value === undefined) continue;
+      add(`etcd.${field}`, value, field === "members"
+        ? "only for etcd.topology external; stacked etcd runs one member per control-plane node (set controlPlane.count)"
+        : "only for etcd.topology external; stacked etcd runs on the control-plane nodes with kubeadm's etcd image");
+    }
   }
 
   if (spec.state.backend === "s3" && !spec.state.bucket) {
@@ -168,6 +189,11 @@ function crossFieldIssues(spec: ClusterSpec, explicitEtcdMembers: number | undef
   }
   if (serviceSubnet && (serviceSubnet.prefix < 12 || serviceSubnet.prefix > 28)) {
     add("network.serviceSubnet", spec.network.serviceSubnet, "expected a prefix from /12 (kube-apiserver's largest IPv4 service range) to /28");
+  }
+  for (const field of ["vpcCidr", "podSubnet", "serviceSubnet"] as const) {
+    const range = cidrs[field];
+    const reserved = range && RESERVED_RANGES.find((r) => overlaps(range, r.cidr));
+    if (reserved) add(`network.${field}`, spec.network[field], `overlaps ${reserved.what}; choose a private range such as 10.0.0.0/8`);
   }
   const pairs = [["vpcCidr", "podSubnet"], ["vpcCidr", "serviceSubnet"], ["podSubnet", "serviceSubnet"]] as const;
   for (const [a, b] of pairs) {
