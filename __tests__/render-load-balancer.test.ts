@@ -173,3 +173,13 @@ describe("rendered configs pass the real tools' checks", () => {
     expect(result.stderr).not.toMatch(/\[(warn|emerg|alert)\]/);
   });
 });
+
+test("NGINX's descriptor and connection limits grow with the cluster", () => {
+  const { inlineTopology } = require("./support/specs") as typeof import("./support/specs");
+  const small = renderNginxConfig(inlineTopology("small", "loadBalancer: {kind: nginx}"));
+  expect(small).toMatch(/^worker_rlimit_nofile 8192;$/m);
+  expect(small).toMatch(/^ {4}worker_connections 4096;$/m);
+  const large = renderNginxConfig(inlineTopology("large", "loadBalancer: {kind: nginx}\nworkers: {count: 1000}\nnetwork: {podSubnet: 10.128.0.0/14}"));
+  expect(large).toMatch(/^worker_rlimit_nofile 64256;$/m);
+  expect(large).toMatch(/^ {4}worker_connections 32128;$/m);
+});

@@ -54,12 +54,15 @@ export function renderNginxConfig(topology: Topology): string {
     "",
     "user www-data;",
     "worker_processes auto;",
+    // Each proxied API connection holds two descriptors (client and upstream); Ubuntu's
+    // nginx.service leaves the soft limit at 1024, too few for a large cluster's kubelets.
+    `worker_rlimit_nofile ${2 * workerConnections(topology)};`,
     // The paths Ubuntu's nginx.service (PIDFile=) and logrotate config expect.
     "pid /run/nginx.pid;",
     "error_log /var/log/nginx/error.log notice;",
     "",
     "events {",
-    "    worker_connections 4096;",
+    `    worker_connections ${workerConnections(topology)};`,
     "}",
     "",
     "stream {",
@@ -89,6 +92,14 @@ export function renderNginxConfig(topology: Topology): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/**
+ * Connections one worker may hold, counting both sides of each proxied connection: room for some
+ * 16 long-lived API connections per node (kubelet, kube-proxy, CNI agents, watches), at least 4096.
+ */
+function workerConnections(topology: Topology): number {
+  return Math.max(4096, 2 * 16 * topology.nodes.length);
 }
 
 /** NGINX time syntax ("1s", "1h"); sub-second values as "ms". */
