@@ -19,4 +19,6 @@ module.exports = {
   transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" } }] },
   globalTeardown: "<rootDir>/__tests__/support/global-teardown.js",
   testTimeout: 60000,
+  // Jest's default (cores - 1) runs serially on a 2-core machine; most suites wait on child processes.
+  maxWorkers: 2,
 };
