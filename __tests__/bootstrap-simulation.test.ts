@@ -65,6 +65,10 @@ for ((i = 0; i < \${#args[@]}; i++)); do [[ \${args[i]} == --config ]] && config
 pki="$ROOT/etc/kubernetes/pki"
 new_ca() { mkdir -p "$(dirname "$1")"; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.crt" -subj "/CN=$2" -days 1 2>/dev/null; }
 case $1 in
+  config)
+    [[ "$*" == "config images list --kubernetes-version v"* ]] || fail "unexpected kubeadm $*"
+    for image in kube-apiserver:v1.35.0 kube-proxy:v1.35.0 coredns/coredns:v1.12.1 pause:3.10.1 etcd:3.6.5-0; do echo "registry.k8s.io/$image"; done
+    ;;
   init)
     [[ -f $config ]] || fail "init without --config"
     grep -q '^kind: InitConfiguration' "$config" || fail "init config has no InitConfiguration"
@@ -130,7 +134,8 @@ done
 case $url in
   */readyz)
     [[ -f $FAKE_STATE/api-ready ]] || exit 7
-    cmp -s "$cacert" "$FAKE_STATE/cluster-ca.crt" || fail "readyz probe without the cluster CA"
+    # Real curl: "SSL certificate problem" (60) when the CA does not verify the server.
+    cmp -s "$cacert" "$FAKE_STATE/cluster-ca.crt" || { event "readyz refused: not the cluster CA"; exit 60; }
     ;;
   */Release.key) echo "fake apt key" ;;
   https://github.com/etcd-io/etcd/releases/download/*) cp "$FAKE_ASSETS/\${url##*/}" "$out" ;;
@@ -138,7 +143,9 @@ case $url in
 esac
 `,
   gpg: `record gpg "$@"; out=""; args=("$@"); for ((i = 0; i < \${#args[@]}; i++)); do [[ \${args[i]} == -o ]] && out=\${args[i+1]}; done; cat >"$out"`,
-  containerd: `record containerd "$@"; printf '[plugins]\\n  SystemdCgroup = false\\n'`,
+  // containerd 1.x's default layout, trimmed; FAKE_CONTAINERD_LAYOUT=other has no sandbox image setting.
+  containerd: `record containerd "$@"; printf '[plugins]\\n  SystemdCgroup = false\\n'
+[[ \${FAKE_CONTAINERD_LAYOUT:-} == other ]] || printf '  [plugins."io.containerd.grpc.v1.cri"]\\n    sandbox_image = "registry.k8s.io/pause:3.8"\\n'`,
   dpkg: `record dpkg "$@"; echo amd64`,
   haproxy: `record haproxy "$@"; [[ -f \${@: -1} ]]`,
   nginx: `record nginx "$@"`,
@@ -174,14 +181,29 @@ store = os.path.join(state, "params", urllib.parse.quote(name, safe="") + ".json
 def denied(op, what):
     with open(os.path.join(state, "denied.log"), "a") as f: f.write("%s %s %s\\n" % (node, op, name))
     error("AccessDeniedException", op, "role %s may not %s with %s" % (role, what, rights["alias"]))
+def throttle(op):
+    # FAKE_THROTTLE=1: each node's first call of this kind is throttled, as SSM does under load.
+    if os.environ.get("FAKE_THROTTLE") != "1": return
+    marker = os.path.join(state, "throttled-%s-%s" % (node, op))
+    if os.path.exists(marker): return
+    open(marker, "w").close()
+    with open(os.path.join(state, "calls", node + ".log"), "a") as log:
+        log.write("%d %s event throttled %s %s\\n" % (time.time_ns(), node, op, name))
+    error("ThrottlingException", op, "Rate exceeded")
 if op == "get-parameter":
     if not os.path.exists(store): error("ParameterNotFound", "GetParameter", "")
     param = json.load(open(store)); query = opt("--query")
+    if "--with-decryption" in argv:
+        if role not in rights["readers"]: denied("GetParameter", "kms:Decrypt")
+        # A value left by a destroyed deployment: its KMS key is pending deletion.
+        if param.get("stale"): error("KMSInvalidStateException", "GetParameter", "arn:aws:kms:eu-west-1:111122223333:key/old is pending deletion.")
     if query == "Parameter.Value":
         if "--with-decryption" not in argv: print(base64.b64encode(b"ciphertext:" + name.encode()).decode()); sys.exit(0)
-        if role not in rights["readers"]: denied("GetParameter", "kms:Decrypt")
+        throttle("GetParameter")
         sys.stdout.write(param["value"] + "\\n")
     elif query == "Parameter.Name": print(name)
+    elif query is None:
+        print(json.dumps({"Parameter": {"Name": name, "Type": "SecureString", "Value": param["value"] if "--with-decryption" in argv else "ciphertext"}}))
     elif query == "Parameter.LastModifiedDate":
         print(datetime.datetime.fromtimestamp(param["modified"], datetime.timezone.utc).isoformat())
     else: error("InvalidQuery", "GetParameter", str(query))
@@ -189,6 +211,7 @@ elif op == "put-parameter":
     if opt("--type") != "SecureString": error("ValidationException", "PutParameter", "not a SecureString")
     if opt("--key-id") != rights["alias"]: error("ValidationException", "PutParameter", "wrong key %s for %s" % (opt("--key-id"), name))
     if role not in rights["writers"]: denied("PutParameter", "kms:Encrypt")
+    throttle("PutParameter")
     if os.path.exists(store) and "--overwrite" not in argv: error("ParameterAlreadyExists", "PutParameter", name)
     value = opt("--value")
     if not value.startswith("file://"): error("ValidationException", "PutParameter", "value not from a file (it would be in argv)")
@@ -246,8 +269,13 @@ class SimulatedCluster {
   readonly dir: string;
   readonly state: string;
 
-  constructor(readonly topology: Topology) {
-    this.dir = path.join(BASE, topology.stack);
+  /** `variant` names a second simulated deployment of the same stack (its own directory and store). */
+  constructor(
+    readonly topology: Topology,
+    variant = "",
+    private readonly extraEnv: NodeJS.ProcessEnv = {},
+  ) {
+    this.dir = path.join(BASE, topology.stack + variant);
     this.state = path.join(this.dir, "state");
     for (const sub of ["calls", "params"]) fs.mkdirSync(path.join(this.state, sub), { recursive: true });
     fs.writeFileSync(path.join(this.state, "tokens"), "");
@@ -265,14 +293,37 @@ class SimulatedCluster {
     return path.join(this.dir, "nodes", node.name);
   }
 
-  /** What cloud-init does with write_files: every file under the node's root, with its mode. */
+  /** What cloud-init does with write_files: every file under the node's root, with its mode (default 0644). */
   private provision(node: ClusterNode): void {
-    const userData = parse(renderUserData(this.topology, node)) as { write_files: { path: string; content: string; permissions: string }[] };
+    const userData = parse(renderUserData(this.topology, node)) as { write_files: { path: string; content: string; permissions?: string }[] };
     for (const file of userData.write_files) {
       const target = path.join(this.root(node), file.path);
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, file.content, { mode: parseInt(file.permissions, 8) });
+      fs.writeFileSync(target, file.content, { mode: parseInt(file.permissions ?? "0644", 8) });
     }
+  }
+
+  /** A new instance in the node's place: an empty root with the node's user-data files. */
+  replace(node: ClusterNode): void {
+    fs.rmSync(this.root(node), { recursive: true, force: true });
+    this.provision(node);
+  }
+
+  /** The stored parameter (value, modified, writer, stale), or undefined. */
+  parameter(name: string): { value: string; modified: number; writer: string; stale?: boolean } | undefined {
+    const file = this.parameterFile(name);
+    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : undefined;
+  }
+
+  /** Writes a parameter as if an earlier deployment had (a stale one no longer decrypts). */
+  setParameter(name: string, fields: { value: string; modified: number; writer: string; stale?: boolean }): void {
+    fs.writeFileSync(this.parameterFile(name), JSON.stringify(fields));
+  }
+
+  /** The fake aws's file for a parameter (python's urllib.parse.quote(name, safe="")). */
+  private parameterFile(name: string): string {
+    const quoted = encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    return path.join(this.state, "params", `${quoted}.json`);
   }
 
   private env(node: ClusterNode): NodeJS.ProcessEnv {
@@ -295,6 +346,7 @@ class SimulatedCluster {
       FAKE_ASSETS: ASSETS,
       FAKE_ENDPOINT: this.topology.controlPlaneEndpoint,
       FAKE_SHARED_PKI: sharedPki,
+      ...this.extraEnv,
     };
   }
 
@@ -306,8 +358,13 @@ class SimulatedCluster {
   }
 
   /** Boots every node at once; resolves when all have finished (or kills them all on timeout). */
-  async bootAll(): Promise<RunResult[]> {
-    const runs = this.topology.nodes.map((node) => this.boot(node));
+  bootAll(): Promise<RunResult[]> {
+    return this.bootNodes(this.topology.nodes);
+  }
+
+  /** Boots these nodes at once (cloud-init's runcmd, or `command` inside the node's root). */
+  async bootNodes(nodes: readonly ClusterNode[], env: NodeJS.ProcessEnv = {}, command?: string[]): Promise<RunResult[]> {
+    const runs = nodes.map((node) => this.boot(node, env, command));
     const timeout = new Promise<never>((_, reject) => {
       const timer = setTimeout(() => {
         killAll();
@@ -318,9 +375,9 @@ class SimulatedCluster {
     return Promise.race([Promise.all(runs), timeout]);
   }
 
-  private boot(node: ClusterNode): Promise<RunResult> {
-    const [command, ...args] = this.runcmd(node);
-    const child = spawn(command, args, { env: this.env(node), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  private boot(node: ClusterNode, env: NodeJS.ProcessEnv = {}, argv?: string[]): Promise<RunResult> {
+    const [command, ...args] = argv ? argv.map((arg) => (arg.startsWith("/") ? path.join(this.root(node), arg) : arg)) : this.runcmd(node);
+    const child = spawn(command, args, { env: { ...this.env(node), ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     running.add(child);
     let output = "";
     child.stdout?.on("data", (chunk) => (output += chunk));
@@ -564,5 +621,170 @@ describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
     );
     expect(changing.map((call) => call.line)).toEqual([]);
     for (const node of topology.nodes) expect(cluster.snapshot(node)).toEqual(before.get(node.name));
+  });
+
+  test("containerd runs with the systemd cgroup driver and the pause image kubeadm names", () => {
+    for (const node of [...topology.controlPlane, ...topology.workers]) {
+      const config = fs.readFileSync(path.join(cluster.root(node), "etc/containerd/config.toml"), "utf8");
+      expect(config).toContain("SystemdCgroup = true");
+      expect(config).toContain('sandbox_image = "registry.k8s.io/pause:3.10.1"');
+      expect(config).not.toContain("pause:3.8");
+    }
+  });
+
+  test("a containerd config without a sandbox image setting stops the install with a clear message", async () => {
+    const worker = topology.workers[0];
+    cluster.replace(worker);
+    const [run] = await cluster.bootNodes([worker], { FAKE_CONTAINERD_LAYOUT: "other" }, ["bash", "/usr/local/lib/kubeadm-ha/install-kubernetes.sh"]);
+    expect(run.code).not.toBe(0);
+    expect(cluster.log(worker)).toMatch(/FAILED: unexpected containerd config layout: cannot set SystemdCgroup = true and sandbox image registry.k8s.io\/pause:3.10.1/);
+    expect(fs.existsSync(path.join(cluster.root(worker), "var/lib/kubeadm-ha/kubernetes-installed"))).toBe(false);
+    cluster.replace(worker);
+  });
+
+  test("late join: a worker created days after the cluster joins with the join kubeconfig published back then", async () => {
+    const joinParameter = `/kubeadm-ha/${stack}/join/discovery-kubeconfig`;
+    const published = cluster.parameter(joinParameter);
+    expect(published).toBeDefined();
+    // Written 3 days before the new instance's first boot (the timer republishes only every ~6 h).
+    cluster.setParameter(joinParameter, { ...published!, modified: Date.now() / 1000 - 3 * 86400 });
+    const worker = topology.workers[topology.workers.length - 1];
+    cluster.replace(worker);
+    const count = cluster.calls().length;
+    const [run] = await cluster.bootNodes([worker], { KUBEADM_HA_WAIT_SECONDS: "20" });
+    expect(`${run.node}: ${run.code}`).toBe(`${worker.name}: 0`);
+    const mine = cluster.calls().slice(count).filter((call) => call.node === worker.name);
+    expect(mine.filter((call) => is(call, "kubeadm", "join")).map((call) => call.argv.join(" "))).toEqual([
+      `kubeadm join --config ${cluster.root(worker)}/etc/kubeadm-ha/kubeadm.yaml`,
+    ]);
+    expect(mine.some((call) => call.line.endsWith("event joined worker"))).toBe(true);
+    expect(fs.existsSync(path.join(cluster.root(worker), "run/kubeadm-ha/discovery.kubeconfig"))).toBe(false);
+  });
+
+  test("replacing the init node: it joins the running cluster with kubeadm-join.yaml, never runs kubeadm init, and the CA stays", async () => {
+    const init = topology.initNode;
+    const caParameter = `/kubeadm-ha/${stack}/control-plane/pki/ca.crt`;
+    const caBefore = cluster.parameter(caParameter)!.value;
+    const joinBefore = cluster.parameter(`/kubeadm-ha/${stack}/join/discovery-kubeconfig`)!.value;
+    const clusterCa = fs.readFileSync(path.join(cluster.state, "cluster-ca.crt"), "utf8");
+    cluster.replace(init);
+    const count = cluster.calls().length;
+    const [run] = await cluster.bootNodes([init]);
+    expect(`${run.node}: ${run.code}`).toBe(`${init.name}: 0`);
+    const mine = cluster.calls().slice(count).filter((call) => call.node === init.name);
+    expect(mine.filter((call) => is(call, "kubeadm", "init"))).toEqual([]);
+    expect(mine.filter((call) => is(call, "kubeadm", "join")).map((call) => call.argv.join(" "))).toEqual([
+      `kubeadm join --config ${cluster.root(init)}/etc/kubeadm-ha/kubeadm-join.yaml`,
+    ]);
+    expect(mine.some((call) => call.line.endsWith("event joined control-plane"))).toBe(true);
+    expect(mine.filter((call) => call.argv.includes("put-parameter"))).toEqual([]);
+    expect(mine.some((call) => call.line.endsWith("systemctl enable --now kubeadm-ha-join-token.timer"))).toBe(true);
+    expect(cluster.parameter(caParameter)!.value).toBe(caBefore);
+    expect(cluster.parameter(`/kubeadm-ha/${stack}/join/discovery-kubeconfig`)!.value).toBe(joinBefore);
+    expect(fs.readFileSync(path.join(cluster.state, "cluster-ca.crt"), "utf8")).toBe(clusterCa);
+    expect(fs.readFileSync(path.join(cluster.root(init), "etc/kubernetes/pki/ca.crt"), "utf8")).toBe(caBefore + "\n");
+    expect(cluster.log(init)).toMatch(/this deployment has a cluster/);
+    for (const pattern of SECRET_IN_LOG) expect(cluster.log(init)).not.toMatch(pattern);
+
+    // And its boot stays idempotent: a second run changes nothing.
+    const snapshot = cluster.snapshot(init);
+    const again = cluster.calls().length;
+    const [second] = await cluster.bootNodes([init]);
+    expect(second.code).toBe(0);
+    const changing = cluster.calls().slice(again).filter((call) => is(call, "kubeadm") || call.argv.includes("put-parameter") || is(call, "kubectl", "apply"));
+    expect(changing.map((call) => call.line)).toEqual([]);
+    expect(cluster.snapshot(init)).toEqual(snapshot);
+  });
+
+  test("replacing the init node while the API is unreachable fails clearly and never runs kubeadm init", async () => {
+    const init = topology.initNode;
+    fs.rmSync(path.join(cluster.state, "api-ready"));
+    try {
+      cluster.replace(init);
+      const count = cluster.calls().length;
+      const [run] = await cluster.bootNodes([init], { KUBEADM_HA_WAIT_SECONDS: "2" });
+      expect(run.code).not.toBe(0);
+      const mine = cluster.calls().slice(count).filter((call) => call.node === init.name);
+      expect(mine.filter((call) => is(call, "kubeadm", "init") || is(call, "kubeadm", "join"))).toEqual([]);
+      const log = cluster.log(init);
+      expect(log).toMatch(/gave up waiting for join material whose CA verifies/);
+      expect(log).toMatch(new RegExp(`FAILED: the existing cluster's API at https://${topology.controlPlaneEndpoint} is unreachable`));
+      expect(log).toContain(`delete the /kubeadm-ha/${stack}/ parameters`);
+    } finally {
+      fs.writeFileSync(path.join(cluster.state, "api-ready"), "");
+    }
+  });
+});
+
+describe("a deployment that finds parameters of a destroyed deployment of the same stack name", () => {
+  const topology = shippedTopology("external-etcd");
+  const stack = topology.stack;
+  // Every parameter the nodes write, left behind encrypted with KMS keys now pending deletion.
+  const stale = [
+    `/kubeadm-ha/${stack}/etcd/ca.crt`,
+    `/kubeadm-ha/${stack}/etcd/ca.key`,
+    ...["ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key", "etcd/ca.crt", "apiserver-etcd-client.crt", "apiserver-etcd-client.key"].map(
+      (file) => `/kubeadm-ha/${stack}/control-plane/pki/${file}`,
+    ),
+    `/kubeadm-ha/${stack}/control-plane/admin.conf`,
+    `/kubeadm-ha/${stack}/join/discovery-kubeconfig`,
+  ];
+  let cluster: SimulatedCluster;
+  let runs: RunResult[];
+
+  beforeAll(async () => {
+    cluster = new SimulatedCluster(topology, "-stale");
+    // Written just now, so no age check could tell them apart from fresh values.
+    for (const name of stale) cluster.setParameter(name, { value: `old value of ${name}`, modified: Date.now() / 1000, writer: "destroyed", stale: true });
+    runs = await cluster.bootAll();
+  });
+
+  afterEach(() => {
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts && runs) {
+      for (const run of runs) if (run.code !== 0) console.log(`--- ${run.node} exited ${run.code}\n${run.output}`);
+    }
+  });
+
+  test("the cluster still comes up, with one kubeadm init", () => {
+    expect(runs.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    expect(cluster.calls().filter((call) => is(call, "kubeadm", "init")).map((call) => call.node)).toEqual([topology.initNode.name]);
+    expect(cluster.denied()).toBe("");
+  });
+
+  test("every stale value was replaced by this deployment", () => {
+    const left = stale.filter((name) => {
+      const parameter = cluster.parameter(name);
+      return !parameter || parameter.stale || parameter.writer === "destroyed";
+    });
+    expect(left).toEqual([]);
+    const pki = path.join(cluster.root(topology.etcdNodes[1]), "etc/etcd/pki");
+    const caFile = path.join(cluster.dir, "published-etcd-ca.crt");
+    fs.writeFileSync(caFile, cluster.parameter(`/kubeadm-ha/${stack}/etcd/ca.crt`)!.value + "\n");
+    const verify = spawnSync("openssl", ["verify", "-CAfile", caFile, path.join(pki, "server.crt")], { encoding: "utf8" });
+    expect(verify.stdout).toMatch(/server.crt: OK/);
+  });
+
+});
+
+describe("a parameter store that throttles", () => {
+  const topology = shippedTopology("external-etcd");
+  let cluster: SimulatedCluster;
+  let runs: RunResult[];
+
+  beforeAll(async () => {
+    // FAKE_THROTTLE: each node's first value read and first write fail with ThrottlingException.
+    cluster = new SimulatedCluster(topology, "-throttled", { FAKE_THROTTLE: "1" });
+    runs = await cluster.bootAll();
+  });
+
+  test("reads and writes are retried and the cluster comes up", () => {
+    expect(runs.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    const throttled = cluster.calls().filter((call) => call.line.includes("event throttled"));
+    expect(throttled.map((call) => call.argv[2])).toEqual(expect.arrayContaining(["GetParameter", "PutParameter"]));
+    const logs = topology.nodes.map((node) => cluster.log(node)).join("");
+    expect(logs).toMatch(/attempt 1 of 4 failed: ssm_fetch; retrying/);
+    expect(logs).toMatch(/attempt 1 of 4 failed: ssm; retrying/);
+    for (const pattern of SECRET_IN_LOG) expect(logs).not.toMatch(pattern);
   });
 });

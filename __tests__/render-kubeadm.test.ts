@@ -1,5 +1,12 @@
 import { parseAllDocuments } from "yaml";
-import { renderKubeadmConfig, sharedPkiFiles, DISCOVERY_KUBECONFIG_PATH, EXTERNAL_ETCD_CLIENT_FILES } from "../lib/render/kubeadm";
+import {
+  renderInitNodeJoinConfigFile,
+  renderKubeadmConfig,
+  sharedPkiFiles,
+  DISCOVERY_KUBECONFIG_PATH,
+  EXTERNAL_ETCD_CLIENT_FILES,
+  KUBEADM_JOIN_CONFIG_PATH,
+} from "../lib/render/kubeadm";
 import type { ClusterNode, Topology } from "../lib/topology";
 import { inlineTopology, shippedTopology } from "./support/specs";
 
@@ -153,6 +160,31 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
         expect(join.controlPlane).toBeUndefined();
       }
     }
+  });
+
+  test("init node's kubeadm-join.yaml: control-plane-2's JoinConfiguration with the init node's name and address", () => {
+    const file = renderInitNodeJoinConfigFile(topology, topology.initNode);
+    expect(file.path).toBe(KUBEADM_JOIN_CONFIG_PATH);
+    expect(file.permissions).toBe("0600");
+    const parsed = parseAllDocuments(file.content);
+    if (!Array.isArray(parsed)) throw new Error("no documents");
+    const docs = parsed.map((document) => document.toJS() as Doc);
+    expect(docs).toHaveLength(1);
+    const other = topology.controlPlane[1];
+    const expected = JSON.parse(
+      JSON.stringify(kind(documents(topology, other), "JoinConfiguration")).split(other.name).join(topology.initNode.name).split(other.privateIp).join(topology.initNode.privateIp),
+    );
+    expect(docs[0]).toEqual(expected);
+    expect(docs[0].controlPlane.localAPIEndpoint.advertiseAddress).toBe(topology.initNode.privateIp);
+    expect(() => renderInitNodeJoinConfigFile(topology, other)).toThrow(/not the init node/);
+  });
+
+  test("the leader-election list is written once and referenced, and parses to the same list for both", () => {
+    const text = renderKubeadmConfig(topology, topology.initNode);
+    expect(text).toMatch(/extraArgs: &leaderElection1\n/);
+    expect(text).toMatch(/extraArgs: \*leaderElection1\n/);
+    const cluster = kind(init, "ClusterConfiguration");
+    expect(cluster.scheduler.extraArgs).toEqual(cluster.controllerManager.extraArgs);
   });
 
   test("no v1beta3 shapes anywhere", () => {

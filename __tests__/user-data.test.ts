@@ -3,9 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
+import { DEFAULT_PERMISSIONS, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
 import { renderNodeFiles, BOOT_ENTRY_PATH } from "../lib/render/node-files";
-import { KUBEADM_CONFIG_PATH } from "../lib/render/kubeadm";
+import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kubeadm";
 import { CNI_RESOURCE_PATH } from "../lib/render/cni";
 import type { ClusterNode, Topology } from "../lib/topology";
 import { inlineTopology, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
@@ -13,8 +13,8 @@ import { inlineTopology, shippedTopology, SHIPPED_CLUSTERS } from "./support/spe
 interface WriteFile {
   path: string;
   content: string;
-  permissions: string;
-  owner: string;
+  permissions?: string;
+  owner?: string;
 }
 
 // Not under the repo's .jest-tmp: another jest run's global teardown may delete that at any time.
@@ -55,9 +55,19 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
     const document = parse(userData);
     expect(document.hostname).toBe(node.name);
     expect(document.runcmd).toEqual([["bash", BOOT_ENTRY_PATH]]);
-    expect(writeFiles(userData)).toEqual(
+    // owner and 0644 are cloud-init's defaults (root:root, 0644) and left out.
+    expect(writeFiles(userData).map((file) => ({ ...file, owner: file.owner ?? "root:root", permissions: file.permissions ?? DEFAULT_PERMISSIONS }))).toEqual(
       renderNodeFiles(topology, node).map((file) => ({ path: file.path, owner: "root:root", permissions: file.permissions, content: file.content })),
     );
+  });
+
+  test("PyYAML, which cloud-init uses, reads the same files as the renderer wrote", () => {
+    const file = path.join(workDir, `${stack}-${name}-pyyaml.yaml`);
+    fs.writeFileSync(file, userData);
+    const script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['write_files']))";
+    const result = spawnSync("python3", ["-c", script, file], { encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toEqual(parse(userData).write_files);
   });
 
   test("is stable: rendering twice gives identical bytes", () => {
@@ -73,7 +83,9 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
     expect(has("etcd-pki.sh")).toBe(node.role === "etcd");
     expect(paths.includes(CNI_RESOURCE_PATH)).toBe(node === topology.initNode);
     expect(has("init-control-plane.sh")).toBe(node === topology.initNode);
-    expect(has("join-node.sh")).toBe((node.role === "control-plane" || node.role === "worker") && node !== topology.initNode);
+    // The init node too: a replacement of it joins the running cluster (kubeadm-join.yaml).
+    expect(has("join-node.sh")).toBe(node.role === "control-plane" || node.role === "worker");
+    expect(paths.includes(KUBEADM_JOIN_CONFIG_PATH)).toBe(node === topology.initNode);
     expect(has("refresh-join-token.sh")).toBe(node.role === "control-plane");
     const kubeadm = writeFiles(userData).find((file) => file.path === KUBEADM_CONFIG_PATH);
     expect(kubeadm !== undefined).toBe(node.role === "control-plane" || node.role === "worker");
@@ -103,6 +115,15 @@ test("a flannel cluster with nginx and 7 control-plane nodes also fits and valid
     const result = cloudInitSchema(`big-${node.name}`, userData);
     expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
   }
+});
+
+test.each(["calico", "flannel"])("the largest spec (32-character stack name, 7 control-plane nodes, 7 external etcd members, %s) fits", (plugin) => {
+  const topology = inlineTopology(
+    "a-stack-name-of-32-characters-xy",
+    `controlPlane: {count: 7}\nworkers: {count: 3}\netcd: {topology: external, members: 7, version: "3.6.4"}\ncni: {plugin: ${plugin}}\n`,
+  );
+  expect(topology.stack).toHaveLength(32);
+  for (const node of topology.nodes) expect(Buffer.byteLength(renderUserData(topology, node))).toBeLessThan(USER_DATA_LIMIT_BYTES);
 });
 
 test("negative control: cloud-init schema rejects a broken document", () => {

@@ -5,7 +5,6 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "${KUBEADM_HA_ROOT:-}/usr/local/lib/kubeadm-ha/common.sh"
 SCRIPT=boot
-first_boot_epoch >/dev/null
 log "bootstrapping $NODE_NAME ($NODE_ROLE, $NODE_IP) of stack $STACK: $BOOT_SCRIPTS"
 for step in $BOOT_SCRIPTS; do
   bash "$LIB_DIR/$step" || die "$step failed; its messages are above and in $LOG_FILE"

@@ -26,7 +26,7 @@ trap 'die "line $LINENO: \"$BASH_COMMAND\" exited $?"' ERR
 # command prints no secret (kubeadm init --skip-token-print).
 run_logged() { "$@" 2>&1 | tee -a "$LOG_FILE"; }
 
-# retry ATTEMPTS CMD...: for network steps that fail transiently (apt mirrors, downloads).
+# retry ATTEMPTS CMD...: for network steps that fail transiently (apt mirrors, downloads, AWS calls).
 retry() {
   local attempts=$1 n=1
   shift
@@ -39,6 +39,8 @@ retry() {
 }
 
 # wait_until WHAT CMD...: polls until CMD succeeds, at most WAIT_SECONDS, with a progress line a minute.
+# Each pause adds up to half a poll interval at random, so a thousand nodes booting together do not
+# call the parameter store in lockstep.
 wait_until() {
   local what=$1 start=$SECONDS next=0
   shift
@@ -49,7 +51,7 @@ wait_until() {
       log "waiting for $what (${waited}s of ${WAIT_SECONDS}s)"
       next=$((waited + 60))
     fi
-    sleep "$POLL_SECONDS"
+    sleep "$POLL_SECONDS" "$((RANDOM % (${POLL_SECONDS%.*} / 2 + 1)))"
   done
 }
 
@@ -65,30 +67,26 @@ ensure_aws_cli() {
 
 ssm() { aws --region "$AWS_REGION" ssm "$@"; }
 
-ssm_exists() { ssm get-parameter --name "$1" --query Parameter.Name --output text >/dev/null 2>&1; }
+# Exists AND decrypts: a value left by a destroyed deployment of the same stack name is encrypted
+# with a KMS key that is pending deletion, so it no longer decrypts and counts as absent. One attempt:
+# callers wait or decide on it. The decrypted value (in the JSON answer) goes to /dev/null.
+ssm_readable() { ssm get-parameter --name "$1" --with-decryption >/dev/null 2>&1; }
 
-# ssm_get NAME FILE: decrypts into FILE (0600). The value never passes through argv or the log.
-ssm_get() {
+# ssm_fetch NAME FILE: one attempt to decrypt into FILE.part (0600). The value never passes through
+# argv or the log.
+ssm_fetch() {
   (umask 077 && mkdir -p "${2%/*}" && ssm get-parameter --name "$1" --with-decryption \
-    --query Parameter.Value --output text >"$2.part") || { rm -f "$2.part"; die "cannot read $1"; }
+    --query Parameter.Value --output text >"$2.part")
+}
+
+# ssm_get NAME FILE: ssm_fetch, retried (throttling, IAM/KMS eventual consistency), into FILE.
+ssm_get() {
+  retry 4 ssm_fetch "$1" "$2" || { rm -f "$2.part"; die "cannot read $1"; }
   mv -f "$2.part" "$2"
 }
 
-# ssm_put NAME FILE KMS_ALIAS: SecureString from a file (file:// keeps the value out of argv).
+# ssm_put NAME FILE KMS_ALIAS: SecureString from a file (file:// keeps the value out of argv), retried.
 ssm_put() {
-  ssm put-parameter --name "$1" --type SecureString --key-id "$3" --value "file://$2" \
+  retry 4 ssm put-parameter --name "$1" --type SecureString --key-id "$3" --value "file://$2" \
     --overwrite --tier Intelligent-Tiering >/dev/null || die "cannot write $1 (encrypted with $3)"
-}
-
-# The first time this instance ran its bootstrap: parameters older than that belong to an
-# earlier cluster of the same stack name (the nodes create them, so `cdktf destroy` leaves them).
-first_boot_epoch() {
-  [[ -f $STATE_DIR/first-boot ]] || date +%s >"$STATE_DIR/first-boot"
-  cat "$STATE_DIR/first-boot"
-}
-
-parameter_newer_than() {
-  local modified
-  modified="$(ssm get-parameter --name "$1" --query Parameter.LastModifiedDate --output text 2>/dev/null)" || return 1
-  (($(date -d "$modified" +%s) >= $2))
 }

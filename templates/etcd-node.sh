@@ -34,7 +34,9 @@ fi
 mkdir -p "$PKI"
 chmod 0700 "$PKI"
 ca_parameter="$ETCD_PARAMETER_PREFIX/ca"
-if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" ]] && ! ssm_exists "$ca_parameter.crt"; then
+# A CA that does not decrypt was left by a destroyed deployment of the same stack name: the first
+# member replaces it (put-parameter --overwrite), the others wait for the new one.
+if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" ]] && ! ssm_readable "$ca_parameter.crt"; then
   log "creating the etcd CA"
   bash "$LIB_DIR/etcd-pki.sh" ca "$PKI"
   client="$work/client"
@@ -49,7 +51,7 @@ if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" ]] && ! ssm_exists "$ca_parameter.crt";
   ssm_put "$ca_parameter.crt" "$PKI/ca.crt" "$ETCD_KMS_KEY"
   log "published the etcd CA and the API servers' etcd client certificate"
 else
-  wait_until "the etcd CA from $ETCD_FIRST_MEMBER" ssm_exists "$ca_parameter.crt"
+  wait_until "the etcd CA from $ETCD_FIRST_MEMBER" ssm_readable "$ca_parameter.crt"
   ssm_get "$ca_parameter.key" "$PKI/ca.key"
   ssm_get "$ca_parameter.crt" "$PKI/ca.crt"
 fi

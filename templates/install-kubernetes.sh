@@ -33,11 +33,17 @@ apt_get install containerd conntrack socat "kubelet=$KUBERNETES_VERSION-*" "kube
 apt-mark hold kubelet kubeadm kubectl >/dev/null
 
 # kubeadm configures the kubelet for the systemd cgroup driver; containerd must use the same one.
-mkdir -p "$ROOT/etc/containerd"
-containerd config default >"$ROOT/etc/containerd/config.toml"
-sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' "$ROOT/etc/containerd/config.toml"
-grep -q 'SystemdCgroup = true' "$ROOT/etc/containerd/config.toml" ||
-  die "could not set SystemdCgroup = true in /etc/containerd/config.toml (unexpected containerd config layout)"
+# containerd's default also pins an older sandbox (pause) image than kubeadm's (a preflight
+# warning, and two pause images on every node): use the one kubeadm names for this version.
+# containerd 1.x calls that setting sandbox_image, 2.x sandbox.
+pause="$(kubeadm config images list --kubernetes-version "v$KUBERNETES_VERSION" | grep '/pause:')" ||
+  die "kubeadm config images list named no pause image"
+config="$ROOT/etc/containerd/config.toml"
+mkdir -p "${config%/*}"
+containerd config default >"$config"
+sed -i -E -e 's/SystemdCgroup = false/SystemdCgroup = true/' -e "s|^( *sandbox(_image)? = ).*|\1\"$pause\"|" "$config"
+{ grep -q 'SystemdCgroup = true' "$config" && grep -Eq "^ *sandbox(_image)? = \"$pause\"\$" "$config"; } ||
+  die "unexpected containerd config layout: cannot set SystemdCgroup = true and sandbox image $pause"
 systemctl restart containerd
 systemctl enable containerd kubelet
 

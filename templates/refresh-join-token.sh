@@ -9,8 +9,11 @@ SCRIPT=refresh-join-token
 ADMIN_CONF="$ROOT/etc/kubernetes/admin.conf"
 ensure_aws_cli
 
-if [[ ${1:-} != --force ]] &&
-  parameter_newer_than "$JOIN_KUBECONFIG_PARAMETER" "$(($(date +%s) - JOIN_TOKEN_REFRESH_AFTER_SECONDS))"; then
+# Recent enough: written less than JOIN_TOKEN_REFRESH_AFTER_SECONDS ago AND decryptable (with
+# --with-decryption the call fails on a value left by a destroyed deployment of the same stack name).
+if [[ ${1:-} != --force ]] && modified="$(ssm get-parameter --name "$JOIN_KUBECONFIG_PARAMETER" \
+  --with-decryption --query Parameter.LastModifiedDate --output text 2>/dev/null)" &&
+  (($(date -d "$modified" +%s) > $(date +%s) - JOIN_TOKEN_REFRESH_AFTER_SECONDS)); then
   log "the published join token is recent enough; nothing to do"
   exit 0
 fi

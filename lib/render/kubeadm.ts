@@ -17,11 +17,16 @@
  * - No bootstrapTokens: kubeadm init then makes its default token, which the boot script never
  *   prints (--skip-token-print) and never publishes; joins use the tokens the boot script creates.
  */
-import { stringify } from "yaml";
+import { Document, isMap, isScalar, isSeq, visit } from "yaml";
 import type { NodeFile } from "../node-file";
 import { API_SERVER_PORT, ClusterNode, Topology } from "../topology";
 
 export const KUBEADM_CONFIG_PATH = "/etc/kubeadm-ha/kubeadm.yaml";
+/**
+ * The init node's second configuration: a control-plane JoinConfiguration, used instead of
+ * KUBEADM_CONFIG_PATH when a replacement of the init node finds the deployment's cluster running.
+ */
+export const KUBEADM_JOIN_CONFIG_PATH = "/etc/kubeadm-ha/kubeadm-join.yaml";
 /** Written at boot from the join parameters (CA data + bootstrap token), deleted after the join. */
 export const DISCOVERY_KUBECONFIG_PATH = "/run/kubeadm-ha/discovery.kubeconfig";
 export const CRI_SOCKET = "unix:///var/run/containerd/containerd.sock";
@@ -84,14 +89,50 @@ export function kubeadmDocuments(topology: Topology, node: ClusterNode): Kubeadm
 
 /** The multi-document YAML the node reads from KUBEADM_CONFIG_PATH. */
 export function renderKubeadmConfig(topology: Topology, node: ClusterNode): string {
-  const header =
-    `# kubeadm configuration of ${node.name} (${node.role}) in stack ${topology.stack}.\n` +
-    `# Rendered by kubeadm-ha from clusters/${topology.stack}.yaml; holds no secret.\n`;
-  return header + kubeadmDocuments(topology, node).map((document) => stringify(document, { lineWidth: 0 })).join("---\n");
+  const header = `# kubeadm config of ${node.name}, rendered by kubeadm-ha; no secret.\n`;
+  return header + renderDocuments(kubeadmDocuments(topology, node));
+}
+
+/**
+ * YAML documents, compact where it stays readable, which keeps the init node's user-data under
+ * EC2's 16 KB limit: each {name, value} argument on one line (`- {name: x, value: y}`), lists of
+ * plain values on one line (`certSANs: [a, b]`), and a list used twice (the leader-election
+ * arguments) written once with an anchor (`&leaderElection1`) and then referenced (`*leaderElection1`).
+ */
+function renderDocuments(documents: KubeadmDocument[]): string {
+  return documents
+    .map((value) => {
+      const document = new Document(value, { anchorPrefix: "leaderElection" });
+      visit(document, {
+        Map(_, map) {
+          const keys = map.items.map((pair) => (isScalar(pair.key) ? pair.key.value : undefined));
+          if (isMap(map) && keys.length === 2 && keys[0] === "name" && keys[1] === "value") map.flow = true;
+        },
+        Seq(_, seq) {
+          if (isSeq(seq) && seq.items.every((item) => isScalar(item))) seq.flow = true;
+        },
+      });
+      return document.toString({ lineWidth: 0, flowCollectionPadding: false });
+    })
+    .join("---\n");
 }
 
 export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): NodeFile {
   return { path: KUBEADM_CONFIG_PATH, content: renderKubeadmConfig(topology, node), permissions: "0600" };
+}
+
+/**
+ * The init node's control-plane JoinConfiguration: what any other control-plane node gets, with
+ * this node's name and address. Used only when the init node is replaced while the cluster runs.
+ */
+export function initNodeJoinDocuments(topology: Topology, node: ClusterNode): KubeadmDocument[] {
+  if (node.name !== topology.initNode.name) throw new Error(`kubeadm: ${node.name} is not the init node`);
+  return [joinConfiguration(node)];
+}
+
+export function renderInitNodeJoinConfigFile(topology: Topology, node: ClusterNode): NodeFile {
+  const content = renderDocuments(initNodeJoinDocuments(topology, node));
+  return { path: KUBEADM_JOIN_CONFIG_PATH, content, permissions: "0600" };
 }
 
 function nodeRegistration(node: ClusterNode) {
@@ -129,6 +170,8 @@ function leaderElectionArgs(topology: Topology): KubeadmArg[] {
 
 function clusterConfiguration(topology: Topology): KubeadmDocument {
   const loadBalancerIp = topology.loadBalancer.privateIp;
+  // One list for both: rendered once, then referenced (see renderDocuments).
+  const leaderElection = leaderElectionArgs(topology);
   const etcd =
     topology.etcd.topology === "stacked"
       ? { local: { dataDir: STACKED_ETCD_DATA_DIR } }
@@ -152,8 +195,8 @@ function clusterConfiguration(topology: Topology): KubeadmDocument {
       // adds the local advertise address itself, the full list keeps all nodes' certs identical.
       certSANs: [loadBalancerIp, ...topology.controlPlane.map((node) => node.privateIp)],
     },
-    controllerManager: { extraArgs: leaderElectionArgs(topology) },
-    scheduler: { extraArgs: leaderElectionArgs(topology) },
+    controllerManager: { extraArgs: leaderElection },
+    scheduler: { extraArgs: leaderElection },
     etcd,
   };
 }

@@ -11,7 +11,15 @@ import type { ClusterNode, Topology } from "../topology";
 import { kmsAlias, parameterPrefix } from "../secret-store";
 import { renderLoadBalancerFiles } from "./load-balancer";
 import { renderEtcdMemberFiles } from "./etcd";
-import { DISCOVERY_KUBECONFIG_PATH, KUBEADM_CONFIG_PATH, pkiFilesFromEtcd, pkiFilesFromInitNode, renderKubeadmConfigFile } from "./kubeadm";
+import {
+  DISCOVERY_KUBECONFIG_PATH,
+  KUBEADM_CONFIG_PATH,
+  KUBEADM_JOIN_CONFIG_PATH,
+  pkiFilesFromEtcd,
+  pkiFilesFromInitNode,
+  renderInitNodeJoinConfigFile,
+  renderKubeadmConfigFile,
+} from "./kubeadm";
 import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH, renderCniFiles } from "./cni";
 
 export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
@@ -42,9 +50,10 @@ function template(name: string): string {
 }
 
 /**
- * A boot script as installed: the template without its comment lines. EC2 caps user-data at
- * 16 KB and the comments are for the repository's readers; the node keeps a pointer to them.
- * Heredoc bodies are kept verbatim, since a '#' there is data, not a comment.
+ * A boot script as installed: the template without its comment lines and blank lines, indented
+ * with tabs. EC2 caps user-data at 16 KB and the comments are for the repository's readers;
+ * cluster.env's header points to them. Heredoc bodies are kept verbatim, since a '#' there is
+ * data, not a comment, and their indentation may matter.
  */
 export function installedScript(name: string, source: string): string {
   const lines = source.split("\n");
@@ -57,19 +66,25 @@ export function installedScript(name: string, source: string): string {
       return;
     }
     if (index === 0 && line.startsWith("#!")) {
-      kept.push(line, `# kubeadm-ha ${name}; the commented source is templates/${name} in the repository.`);
+      kept.push(line);
       return;
     }
-    if (/^\s*#/.test(line)) return;
-    kept.push(line);
+    if (/^\s*#/.test(line) || line === "") return;
+    // A tab per two spaces of indentation: bash reads them alike, and it saves bytes too.
+    kept.push(line.replace(/^(?: {2})+/, (indent) => "\t".repeat(indent.length / 2)));
     const heredoc = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/.exec(line);
     if (heredoc) heredocEnd = heredoc[2];
   });
-  return kept.join("\n");
+  if (heredocEnd !== undefined) throw new Error(`node-files: templates/${name}: the heredoc ending in ${heredocEnd} is never closed`);
+  return `${kept.join("\n")}\n`;
 }
 
+/**
+ * 0644: every script is run as `bash <script>` (runcmd, boot.sh, the timer's service) or sourced,
+ * never executed directly, and the default mode costs no bytes in the user-data.
+ */
 function script(name: string): NodeFile {
-  return { path: `${SCRIPT_DIR}/${name}`, content: installedScript(name, template(name)), permissions: "0755" };
+  return { path: `${SCRIPT_DIR}/${name}`, content: installedScript(name, template(name)), permissions: "0644" };
 }
 
 /** The scripts boot.sh runs, in order. */
@@ -104,7 +119,11 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile
       break;
     case "control-plane":
       files.push(...kubernetesNodeFiles(topology, node), script("refresh-join-token.sh"), ...joinTokenTimerFiles());
-      if (node.name === topology.initNode.name) files.push(...renderCniFiles(topology));
+      // The init node also carries what a control-plane join needs: a replacement of it joins the
+      // running cluster instead of initialising a second one (init-control-plane.sh).
+      if (node.name === topology.initNode.name) {
+        files.push(...renderCniFiles(topology), script("join-node.sh"), renderInitNodeJoinConfigFile(topology, node));
+      }
       break;
     case "worker":
       files.push(...kubernetesNodeFiles(topology, node));
@@ -130,13 +149,13 @@ function kubernetesNodeFiles(topology: Topology, node: ClusterNode): NodeFile[] 
 function joinTokenTimerFiles(): NodeFile[] {
   const service = [
     "[Unit]",
-    "Description=kubeadm-ha: publish a fresh join token before the current one expires",
+    "Description=kubeadm-ha: refresh the published join token",
     // Only a node that is part of the control plane can create tokens.
     "ConditionPathExists=/etc/kubernetes/admin.conf",
     "",
     "[Service]",
     "Type=oneshot",
-    `ExecStart=${SCRIPT_DIR}/refresh-join-token.sh`,
+    `ExecStart=/bin/bash ${SCRIPT_DIR}/refresh-join-token.sh`,
     "",
   ].join("\n");
   const timer = [
@@ -225,6 +244,7 @@ export function clusterEnv(topology: Topology, node: ClusterNode): [string, stri
         ...controlPlanePki,
         ...joinTokenPublisher,
         ["ADMIN_KUBECONFIG_PARAMETER", `${controlPlanePrefix}/admin.conf`],
+        ["KUBEADM_JOIN_CONFIG", KUBEADM_JOIN_CONFIG_PATH],
         ...cniEnv(spec.cni.plugin),
       ];
   }
@@ -246,7 +266,7 @@ function shellQuote(value: string): string {
 }
 
 function renderClusterEnv(topology: Topology, node: ClusterNode): string {
-  const header = `# kubeadm-ha facts for ${node.name}'s boot scripts (no secrets).\n`;
+  const header = `# kubeadm-ha facts for ${node.name}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
   return header + clusterEnv(topology, node).map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
 }
 

@@ -3,10 +3,14 @@
  * the node receives and runs its boot entry point once. Holds no secret (user-data is readable by
  * anyone with ec2:DescribeInstanceAttribute and appears in the Terraform plan).
  */
-import { stringify } from "yaml";
+import { isDeepStrictEqual } from "util";
+import { parse, stringify } from "yaml";
 import type { ClusterNode, Topology } from "../topology";
 import type { NodeFile } from "../node-file";
 import { BOOT_ENTRY_PATH, renderNodeFiles } from "./node-files";
+
+/** cloud-init's write_files mode when `permissions` is not given. */
+export const DEFAULT_PERMISSIONS = "0644";
 
 /** EC2 rejects user_data above 16 KB (before base64). */
 export const USER_DATA_LIMIT_BYTES = 16384;
@@ -21,19 +25,71 @@ export function renderUserData(
     hostname: node.name,
     // Maps the hostname to a loopback address so sudo and the kubelet resolve it without DNS.
     manage_etc_hosts: true,
+    // No `owner`, and no `permissions` where they are 0644: cloud-init's defaults (root:root,
+    // 0644), and every byte counts against the 16 KB limit.
     write_files: files.map((file) => ({
       path: file.path,
-      owner: "root:root",
-      permissions: file.permissions,
+      ...(file.permissions === DEFAULT_PERMISSIONS ? {} : { permissions: file.permissions }),
       content: file.content,
     })),
     // One entry: boot.sh stops at the first failing script and says which one.
     runcmd: [["bash", BOOT_ENTRY_PATH]],
   };
-  const userData = `#cloud-config\n${stringify(document, { lineWidth: 0, blockQuote: "literal", indentSeq: false })}`;
+  const userData = `#cloud-config\n${compactWriteFiles(stringify(document, { lineWidth: 0, blockQuote: "literal", indentSeq: false }))}`;
+  if (!isDeepStrictEqual(parse(userData), document)) {
+    throw new Error(`user-data: ${node.name} of stack ${topology.stack}: the compacted document does not parse back to itself`);
+  }
   const size = Buffer.byteLength(userData, "utf8");
   if (size >= USER_DATA_LIMIT_BYTES) {
     throw new Error(`user-data: ${node.name} of stack ${topology.stack} is ${size} bytes; EC2 accepts less than ${USER_DATA_LIMIT_BYTES}`);
   }
   return userData;
+}
+
+/**
+ * Every line of every file costs its indentation in the user-data, about 450 lines on the init node.
+ * The yaml library puts write_files entries at column 2 and their content at column 4; this moves
+ * each entry's keys to column 1 (the entry starts on its own `-` line) and the content to column 2,
+ * the least YAML allows:
+ *
+ *     write_files:
+ *     -
+ *      path: /etc/kubeadm-ha/cluster.env
+ *      permissions: "0644"
+ *      content: |
+ *       # kubeadm-ha facts ...
+ *
+ * Only the write_files section is touched; content blocks with an explicit indentation indicator
+ * are left as they are, and the caller checks that the result parses back to the same document.
+ */
+function compactWriteFiles(yaml: string): string {
+  let section = "";
+  let inContent = false;
+  const out: string[] = [];
+  for (const line of yaml.split("\n")) {
+    if (/^[^\s-]/.test(line)) {
+      section = line;
+      inContent = false;
+      out.push(line);
+      continue;
+    }
+    if (section !== "write_files:") {
+      out.push(line);
+      continue;
+    }
+    if (inContent && (line === "" || line.startsWith("    "))) {
+      out.push(line.slice(2));
+      continue;
+    }
+    inContent = false;
+    if (line.startsWith("- ")) {
+      out.push("-", ` ${line.slice(2)}`);
+    } else if (line.startsWith("  ")) {
+      out.push(line.slice(1));
+    } else {
+      out.push(line);
+    }
+    if (/^ {1,2}content: \|[-+]?$/.test(line)) inContent = true;
+  }
+  return out.join("\n");
 }
