@@ -126,6 +126,36 @@ test.each(["calico", "flannel"])("the largest spec (32-character stack name, 7 c
   for (const node of topology.nodes) expect(Buffer.byteLength(renderUserData(topology, node))).toBeLessThan(USER_DATA_LIMIT_BYTES);
 });
 
+test("a node whose files exceed the limit gets its largest files gzip+base64 encoded, and only those", () => {
+  const { gunzipSync } = require("zlib") as typeof import("zlib");
+  const topology = shippedTopology("five-server");
+  const node = topology.initNode;
+  const files = renderNodeFiles(topology, node);
+  // Pad one file past what plain text can carry; the rest must stay readable.
+  const padded = files.map((file) => (file.path === KUBEADM_CONFIG_PATH ? { ...file, content: `${file.content}# ${"x".repeat(6000)}\n` } : file));
+  const userData = renderUserData(topology, node, padded);
+  expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+  const written = (parse(userData).write_files as { path: string; encoding?: string; content: string }[]);
+  const encoded = written.filter((entry) => entry.encoding === "gz+b64");
+  expect(encoded.length).toBeGreaterThan(0);
+  expect(encoded.length).toBeLessThan(written.length);
+  expect(encoded.map((entry) => entry.path)).toContain(KUBEADM_CONFIG_PATH);
+  for (const entry of written) {
+    const original = padded.find((file) => file.path === entry.path)!.content;
+    const content = entry.encoding === "gz+b64" ? gunzipSync(Buffer.from(entry.content, "base64")).toString("utf8") : entry.content;
+    expect(content).toBe(original);
+  }
+  const result = cloudInitSchema("compressed", userData);
+  expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
+  // The shipped clusters need no compression: their user-data stays plain text.
+  for (const stack of SHIPPED_CLUSTERS) {
+    const shipped = shippedTopology(stack);
+    for (const each of shipped.nodes) expect(renderUserData(shipped, each)).not.toContain("gz+b64");
+  }
+  expect(() => renderUserData(topology, node, [...files, { path: "/x", permissions: "0644", content: require("crypto").randomBytes(20000).toString("hex") }]))
+    .toThrow(/even with every file compressed; EC2 accepts less than 16384/);
+});
+
 test("negative control: cloud-init schema rejects a broken document", () => {
   const result = cloudInitSchema("broken", "#cloud-config\nwrite_files:\n- path: /x\n  permissions: 644\nruncmd: 3\n");
   expect(result.status).not.toBe(0);

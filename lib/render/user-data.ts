@@ -4,6 +4,7 @@
  * anyone with ec2:DescribeInstanceAttribute and appears in the Terraform plan).
  */
 import { isDeepStrictEqual } from "util";
+import { gzipSync } from "zlib";
 import { parse, stringify } from "yaml";
 import type { ClusterNode, Topology } from "../topology";
 import type { NodeFile } from "../node-file";
@@ -21,6 +22,22 @@ export function renderUserData(
   node: ClusterNode,
   files: readonly NodeFile[] = renderNodeFiles(topology, node),
 ): string {
+  // Files stay plain text, so the user-data reads like the files it writes. Only a node whose
+  // user-data would pass EC2's limit gets its largest files gzip+base64 encoded (cloud-init's
+  // `encoding: gz+b64`), largest first and no more than needed; the review bundle's files/ folder
+  // still shows every file as written on disk.
+  const bySize = [...files].sort((a, b) => b.content.length - a.content.length || a.path.localeCompare(b.path));
+  for (let compressed = 0; compressed <= files.length; compressed += 1) {
+    const userData = renderDocument(topology, node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)));
+    if (Buffer.byteLength(userData, "utf8") < USER_DATA_LIMIT_BYTES) return userData;
+  }
+  const size = Buffer.byteLength(renderDocument(topology, node, files, new Set(files.map((file) => file.path))), "utf8");
+  throw new Error(
+    `user-data: ${node.name} of stack ${topology.stack} is ${size} bytes even with every file compressed; EC2 accepts less than ${USER_DATA_LIMIT_BYTES}`,
+  );
+}
+
+function renderDocument(topology: Topology, node: ClusterNode, files: readonly NodeFile[], compress: ReadonlySet<string>): string {
   const document = {
     hostname: node.name,
     // Maps the hostname to a loopback address so sudo and the kubelet resolve it without DNS.
@@ -30,7 +47,9 @@ export function renderUserData(
     write_files: files.map((file) => ({
       path: file.path,
       ...(file.permissions === DEFAULT_PERMISSIONS ? {} : { permissions: file.permissions }),
-      content: file.content,
+      ...(compress.has(file.path)
+        ? { encoding: "gz+b64", content: gzipSync(file.content, { level: 9 }).toString("base64") }
+        : { content: file.content }),
     })),
     // One entry: boot.sh stops at the first failing script and says which one.
     runcmd: [["bash", BOOT_ENTRY_PATH]],
@@ -38,10 +57,6 @@ export function renderUserData(
   const userData = `#cloud-config\n${compactWriteFiles(stringify(document, { lineWidth: 0, blockQuote: "literal", indentSeq: false }))}`;
   if (!isDeepStrictEqual(parse(userData), document)) {
     throw new Error(`user-data: ${node.name} of stack ${topology.stack}: the compacted document does not parse back to itself`);
-  }
-  const size = Buffer.byteLength(userData, "utf8");
-  if (size >= USER_DATA_LIMIT_BYTES) {
-    throw new Error(`user-data: ${node.name} of stack ${topology.stack} is ${size} bytes; EC2 accepts less than ${USER_DATA_LIMIT_BYTES}`);
   }
   return userData;
 }
