@@ -47,6 +47,15 @@ function byName(doc: Json, type: string, stack: string): Record<string, string> 
   return Object.fromEntries(resources(doc, type).map(([id, r]) => [String(r.name).replace(`${stack}-`, ""), id]));
 }
 
+/** The IAM statements of a node role's inline policies. */
+function roleStatements(doc: Json, roleIds: Record<string, string>, role: NodeRole): Json[] {
+  const policies = Object.fromEntries(dataSources(doc, "aws_iam_policy_document"));
+  return resources(doc, "aws_iam_role_policy")
+    .map(([, policy]) => policy)
+    .filter((policy) => policy.role === `\${aws_iam_role.${roleIds[role]}.name}`)
+    .flatMap((policy) => policies[refId(policy.policy)].statement as Json[]);
+}
+
 const ROLE_COUNTS: Record<string, Partial<Record<NodeRole, number>>> = {
   "five-server": { "load-balancer": 1, "control-plane": 2, worker: 2 },
   "external-etcd": { "load-balancer": 1, "control-plane": 2, worker: 2, etcd: 3 },
@@ -205,12 +214,7 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
   test("IAM: Session Manager without AmazonSSMManagedInstanceCore; the load balancer reads no parameter", () => {
     expect(json).not.toContain("AmazonSSMManagedInstanceCore");
     expect(resources(doc, "aws_iam_role_policy_attachment")).toHaveLength(0);
-    const policies = Object.fromEntries(dataSources(doc, "aws_iam_policy_document"));
-    const rolePolicies = resources(doc, "aws_iam_role_policy").map(([, r]) => r);
-    const statementsOf = (role: NodeRole) =>
-      rolePolicies
-        .filter((p) => p.role === `\${aws_iam_role.${roleIds[role]}.name}`)
-        .flatMap((p) => policies[refId(p.policy)].statement as Json[]);
+    const statementsOf = (role: NodeRole) => roleStatements(doc, roleIds, role);
     const ssmResources = (role: NodeRole) =>
       statementsOf(role).filter((s) => s.actions.some((a: string) => a.startsWith("ssm:Get"))).flatMap((s) => s.resources as string[]);
     expect(ssmResources("load-balancer")).toEqual([]);
@@ -227,12 +231,7 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
   });
 
   test("IAM: the etcd role may write only the etcd client material of the control-plane audience", () => {
-    const policies = Object.fromEntries(dataSources(doc, "aws_iam_policy_document"));
-    const rolePolicies = resources(doc, "aws_iam_role_policy").map(([, r]) => r);
-    const statementsOf = (role: NodeRole) =>
-      rolePolicies
-        .filter((p) => p.role === `\${aws_iam_role.${roleIds[role]}.name}`)
-        .flatMap((p) => policies[refId(p.policy)].statement as Json[]);
+    const statementsOf = (role: NodeRole) => roleStatements(doc, roleIds, role);
     const writable = (role: NodeRole) =>
       statementsOf(role).filter((s) => s.actions.includes("ssm:PutParameter")).flatMap((s) => s.resources as string[]);
     const controlPlanePrefix = `parameter${parameterPrefix(name, "control-plane")}`;
