@@ -13,13 +13,3 @@ export function parseDuration(text: string): number | undefined {
   }
   return total;
 }
-
-/** Renders milliseconds as a short Go duration ("15s", "2.4s", "1m30s"). */
-export function formatDuration(ms: number): string {
-  if (ms % 1000 !== 0) return `${ms / 1000}s`;
-  const seconds = ms / 1000;
-  if (seconds < 60 || seconds % 60 !== 0) {
-    return seconds >= 60 ? `${Math.floor(seconds / 60)}m${seconds % 60}s` : `${seconds}s`;
-  }
-  return `${seconds / 60}m`;
-}
