@@ -29,4 +29,6 @@ function main(): number {
   }
 }
 
-process.exitCode = main();
+setImmediate(() => {
+  process.exitCode = main();
+});

@@ -123,7 +123,17 @@ test.each(["calico", "flannel"])("the largest spec (32-character stack name, 7 c
     `controlPlane: {count: 7}\nworkers: {count: 3}\netcd: {topology: external, members: 7, version: "3.6.4"}\ncni: {plugin: ${plugin}}\n`,
   );
   expect(topology.stack).toHaveLength(32);
-  for (const node of topology.nodes) expect(Buffer.byteLength(renderUserData(topology, node))).toBeLessThan(USER_DATA_LIMIT_BYTES);
+  for (const node of topology.nodes) {
+    const userData = renderUserData(topology, node);
+    expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    const { gunzipSync } = require("zlib") as typeof import("zlib");
+    const written = writeFiles(userData).map((file) => ({
+      path: file.path,
+      permissions: file.permissions ?? DEFAULT_PERMISSIONS,
+      content: (file as { encoding?: string }).encoding === "gz+b64" ? gunzipSync(Buffer.from(file.content, "base64")).toString("utf8") : file.content,
+    }));
+    expect(written).toEqual(renderNodeFiles(topology, node).map((file) => ({ path: file.path, permissions: file.permissions, content: file.content })));
+  }
 });
 
 test("a node whose files exceed the limit gets its largest files gzip+base64 encoded, and only those", () => {
