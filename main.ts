@@ -29,6 +29,8 @@ function main(): number {
   }
 }
 
+// Outside the module loader's call stack: cdktf captures a stack trace for every token it makes,
+// and a shallower stack makes each capture cheaper.
 setImmediate(() => {
   process.exitCode = main();
 });
