@@ -152,6 +152,12 @@ describe("cross-field rules", () => {
     expect(validateSpec("x.yaml", "xx", "state: {backend: s3, bucket: my-state}").spec.state).toEqual({ backend: "s3", bucket: "my-state" });
   });
 
+  test("arm64 instance types need an arm64 AMI", () => {
+    expectError("workers: {instanceType: m7g.large}", 'workers.instanceType: "m7g.large": an arm64 (Graviton) type, but the default Ubuntu image is amd64');
+    expectError("loadBalancer: {instanceType: t4g.small}", 'loadBalancer.instanceType: "t4g.small": an arm64 (Graviton) type');
+    expect(() => validateSpec("x.yaml", "xx", "workers: {instanceType: m7g.large}\nnodes: {amiId: ami-0123456789abcdef0}")).not.toThrow();
+  });
+
   test("a 5 control-plane + 100 worker cluster is accepted", () => {
     expect(() => validateSpec("x.yaml", "big", "controlPlane: {count: 5}\nworkers: {count: 100}")).not.toThrow();
   });
@@ -180,7 +186,7 @@ describe("warnings for legal but fragile choices", () => {
   });
 
   test("nginx warns that it has no active health checks", () => {
-    expect(validateSpec("x.yaml", "xx", "loadBalancer: {kind: nginx}").warnings.join("\n")).toMatch(/NGINX open source has no active health checks/);
+    expect(validateSpec("x.yaml", "xx", "loadBalancer: {kind: nginx}").warnings.join("\n")).toMatch(/NGINX open source has no active health checks.*a frozen one \(accepts TCP, never answers\) is never taken out/);
     expect(validateSpec("x.yaml", "xx", "").warnings.join("\n")).not.toMatch(/NGINX/);
   });
 

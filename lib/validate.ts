@@ -36,6 +36,9 @@ export interface ValidatedSpec {
   readonly warnings: string[];
 }
 
+/** Graviton families (t4g, m7g, c6gn, ...): arm64 only. */
+const GRAVITON_INSTANCE_TYPE = /^[a-z]+\d+g[a-z]*\./;
+
 /** Ranges no cluster network may use. */
 const RESERVED_RANGES = [
   { what: "127.0.0.0/8 (loopback)", cidr: mustParseCidr("127.0.0.0/8") },
@@ -229,6 +232,20 @@ function crossFieldIssues(
     }
   }
 
+  if (!spec.nodes.amiId) {
+    const instanceTypes: [string, string][] = [
+      ["controlPlane.instanceType", spec.controlPlane.instanceType],
+      ["workers.instanceType", spec.workers.instanceType],
+      ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
+      ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
+    ];
+    for (const [field, type] of instanceTypes) {
+      if (GRAVITON_INSTANCE_TYPE.test(type)) {
+        add(field, type, "an arm64 (Graviton) type, but the default Ubuntu image is amd64: pick an x86 type, or set nodes.amiId to an arm64 AMI");
+      }
+    }
+  }
+
   const durations: Record<string, number> = {};
   for (const field of ["leaseDuration", "renewDeadline", "retryPeriod"] as const) {
     const ms = parseDuration(spec.leaderElection[field]);
@@ -272,8 +289,9 @@ function warningsFor(spec: ClusterSpec): string[] {
   );
   if (spec.loadBalancer.kind === "nginx") {
     warnings.push(
-      "loadBalancer: NGINX open source has no active health checks: a failed API server is only taken out of rotation " +
-        "after connections to it fail (max_fails/fail_timeout), and a frozen one stalls new connections for up to proxy_connect_timeout; HAProxy checks /readyz actively.",
+      "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
+        "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
+        "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
     );
   }
   if (spec.workers.count === 0) {

@@ -35,8 +35,9 @@ mkdir -p "$PKI"
 chmod 0700 "$PKI"
 ca_parameter="$ETCD_PARAMETER_PREFIX/ca"
 # A CA that does not decrypt was left by a destroyed deployment of the same stack name: the first
-# member replaces it (put-parameter --overwrite), the others wait for the new one.
-if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" ]] && ! ssm_readable "$ca_parameter.crt"; then
+# member replaces it (put-parameter --overwrite), the others wait for the new one. The check is
+# retried, so one throttled call cannot make a replaced first member issue a second CA.
+if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" ]] && ! retry 3 ssm_readable "$ca_parameter.crt"; then
   log "creating the etcd CA"
   bash "$LIB_DIR/etcd-pki.sh" ca "$PKI"
   client="$work/client"
