@@ -19,7 +19,9 @@ const SPEC_FILE = /\.ya?ml$/;
 
 /** Loads `<dir>/*.yaml`; throws SpecLoadError naming every bad file, field and value. */
 export function loadClusterSpecs(dir: string): LoadedSpec[] {
-  const shownDir = path.relative(process.cwd(), dir) || ".";
+  // Relative to the working directory when inside it, else absolute: what the user can open.
+  const relative = path.relative(process.cwd(), dir);
+  const shownDir = relative === "" ? "." : relative.startsWith("..") ? path.resolve(dir) : relative;
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new SpecLoadError([`${shownDir}: not a folder of cluster specs (set CLUSTERS_DIR to a folder of <name>.yaml files)`]);
   }
