@@ -57,6 +57,19 @@ function measure(label: string, command: string, args: string[], options: Measur
   return figure;
 }
 
+/**
+ * The baseline project, laid out as `cdktf init --template=typescript` does, in the bench's work
+ * folder. Its source is kept as a fixture (bench/baseline/main.ts.fixture), not as project code:
+ * it imports the provider from the package root on purpose.
+ */
+function conventionalProject(): string {
+  const dir = path.join(WORK, "baseline");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(path.join(ROOT, "bench", "baseline", "main.ts.fixture"), path.join(dir, "main.ts"));
+  fs.copyFileSync(path.join(ROOT, "bench", "baseline", "tsconfig.json"), path.join(dir, "tsconfig.json"));
+  return dir;
+}
+
 function clusterDir(name: string, spec: string): string {
   const dir = path.join(WORK, "clusters", name);
   fs.mkdirSync(dir, { recursive: true });
@@ -78,7 +91,7 @@ function main(): void {
   const floor = measure("floor: node -e \"require('cdktf')\"", "node", ["-e", "require('cdktf')"]);
   const direct = measure("npm run synth (direct, no CLI)", "node", synthArgs, { env: outdir("direct"), warmup: true });
   const cli = measure("npx cdktf synth", "npx", ["cdktf", "synth", "--output", path.join(WORK, "out", "cli")], { runs: 1 });
-  const baselineDir = path.join(ROOT, "bench", "baseline");
+  const baselineDir = conventionalProject();
   const conventional = measure("conventional cdktf project (ts-node, root imports)", "npx", ["ts-node", "main.ts"], {
     cwd: baselineDir,
     env: outdir("conventional"),
