@@ -12,6 +12,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { gunzipSync } from "zlib";
 import { parse } from "yaml";
 import { renderUserData } from "../lib/render/user-data";
 import { SECRET_KEYS, kmsAlias, parameterPrefix } from "../lib/secret-store";
@@ -83,6 +84,8 @@ case $1 in
     openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
     printf 'apiVersion: v1\\nkind: Config\\n# admin of the simulated cluster\\n' >"$ROOT/etc/kubernetes/admin.conf"
     printf 'apiVersion: v1\\nkind: Config\\n# kubelet\\n' >"$ROOT/etc/kubernetes/kubelet.conf"
+    # FAKE_FAIL_INIT: a later phase (wait-control-plane, upload-config, ...) fails after the kubeconfig phase.
+    [[ -z \${FAKE_FAIL_INIT:-} ]] || fail "init after writing admin.conf"
     cp "$pki/ca.crt" "$FAKE_STATE/cluster-ca.crt"
     touch "$FAKE_STATE/api-ready"
     event initialised
@@ -120,7 +123,14 @@ case $1 in
       role=worker
     fi
     printf 'apiVersion: v1\\nkind: Config\\n# kubelet\\n' >"$ROOT/etc/kubernetes/kubelet.conf"
+    # FAKE_FAIL_JOIN: a last phase (control-plane-join, mark-control-plane, ...) fails after kubelet-start.
+    [[ -z \${FAKE_FAIL_JOIN:-} ]] || fail "join after writing kubelet.conf"
     event "joined $role"
+    ;;
+  reset)
+    [[ "$*" == "reset -f" ]] || fail "unexpected kubeadm $*"
+    rm -rf "$ROOT/etc/kubernetes/admin.conf" "$ROOT/etc/kubernetes/kubelet.conf" "$pki"
+    event reset
     ;;
   *) fail "unexpected kubeadm $1" ;;
 esac
@@ -150,7 +160,8 @@ esac
   haproxy: `record haproxy "$@"; [[ -f \${@: -1} ]]`,
   nginx: `record nginx "$@"`,
   kubectl: `record kubectl "$@"`,
-  systemctl: `record systemctl "$@"`,
+  // FAKE_INACTIVE=1: every unit is stopped (is-active answers 3, as systemctl does).
+  systemctl: `record systemctl "$@"; [[ $1 != is-active || -z \${FAKE_INACTIVE:-} ]] || exit 3`,
   "apt-get": `record apt-get "$@"`,
   "apt-mark": `record apt-mark "$@"`,
   snap: `record snap "$@"`,
@@ -190,7 +201,19 @@ def throttle(op):
     with open(os.path.join(state, "calls", node + ".log"), "a") as log:
         log.write("%d %s event throttled %s %s\\n" % (time.time_ns(), node, op, name))
     error("ThrottlingException", op, "Rate exceeded")
+def throttle_check():
+    # FAKE_THROTTLE_CHECKS=N: the node's first N existence checks (no value asked for) are throttled.
+    limit = int(os.environ.get("FAKE_THROTTLE_CHECKS", "0"))
+    if opt("--query") not in (None, "Parameter.Name") or limit == 0: return
+    counter = os.path.join(state, "throttled-checks-" + node)
+    count = int(open(counter).read()) if os.path.exists(counter) else 0
+    if count >= limit: return
+    open(counter, "w").write(str(count + 1))
+    with open(os.path.join(state, "calls", node + ".log"), "a") as log:
+        log.write("%d %s event throttled check %s\\n" % (time.time_ns(), node, name))
+    error("ThrottlingException", "GetParameter", "Rate exceeded")
 if op == "get-parameter":
+    throttle_check()
     if not os.path.exists(store): error("ParameterNotFound", "GetParameter", "")
     param = json.load(open(store)); query = opt("--query")
     if "--with-decryption" in argv:
@@ -295,11 +318,15 @@ class SimulatedCluster {
 
   /** What cloud-init does with write_files: every file under the node's root, with its mode (default 0644). */
   private provision(node: ClusterNode): void {
-    const userData = parse(renderUserData(this.topology, node)) as { write_files: { path: string; content: string; permissions?: string }[] };
+    const userData = parse(renderUserData(this.topology, node)) as {
+      write_files: { path: string; content: string; permissions?: string; encoding?: string }[];
+    };
     for (const file of userData.write_files) {
       const target = path.join(this.root(node), file.path);
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, file.content, { mode: parseInt(file.permissions ?? "0644", 8) });
+      // A node near EC2's 16 KB limit gets its largest files as cloud-init's `encoding: gz+b64`.
+      const content = file.encoding === "gz+b64" ? gunzipSync(Buffer.from(file.content, "base64")) : file.content;
+      fs.writeFileSync(target, content, { mode: parseInt(file.permissions ?? "0644", 8) });
     }
   }
 
@@ -786,5 +813,139 @@ describe("a parameter store that throttles", () => {
     expect(logs).toMatch(/attempt 1 of 4 failed: ssm_fetch; retrying/);
     expect(logs).toMatch(/attempt 1 of 4 failed: ssm; retrying/);
     for (const pattern of SECRET_IN_LOG) expect(logs).not.toMatch(pattern);
+  });
+});
+
+describe("kubeadm that stops half-way, mismatched or throttled answers, stopped services", () => {
+  const topology = shippedTopology("external-etcd");
+  const stack = topology.stack;
+  const init = topology.initNode;
+  const joiners = topology.controlPlane.filter((node) => node !== init);
+  const failingJoiners = [joiners[0], topology.workers[0]];
+  const clientKey = `/kubeadm-ha/${stack}/control-plane/pki/apiserver-etcd-client.key`;
+  let cluster: SimulatedCluster;
+
+  const since = (count: number, node: ClusterNode) => cluster.calls().slice(count).filter((call) => call.node === node.name);
+  const marker = (node: ClusterNode, name: string) => fs.existsSync(path.join(cluster.root(node), "var/lib/kubeadm-ha", name));
+
+  beforeAll(async () => {
+    cluster = new SimulatedCluster(topology, "-halfway");
+    const runs = await cluster.bootNodes(topology.etcdNodes);
+    expect(runs.map((run) => run.code)).toEqual(topology.etcdNodes.map(() => 0));
+  });
+
+  test("the init node waits for an etcd client key that matches its certificate", async () => {
+    const published = cluster.parameter(clientKey)!;
+    // etcd-1 re-ran and issued a new key whose certificate is not published yet.
+    const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+    cluster.setParameter(clientKey, { ...published, value: privateKey.export({ type: "pkcs8", format: "pem" }).toString().trimEnd() });
+    const count = cluster.calls().length;
+    const [run] = await cluster.bootNodes([init], { KUBEADM_HA_WAIT_SECONDS: "2" });
+    expect(run.code).not.toBe(0);
+    expect(since(count, init).filter((call) => is(call, "kubeadm", "init"))).toEqual([]);
+    expect(cluster.log(init)).toMatch(/gave up waiting for a matching etcd client cert and key/);
+    cluster.setParameter(clientKey, published);
+  });
+
+  test("a kubeadm init that failed after writing admin.conf is reset and run again", async () => {
+    const [failed] = await cluster.bootNodes([init], { FAKE_FAIL_INIT: "1" });
+    expect(failed.code).not.toBe(0);
+    expect(fs.existsSync(path.join(cluster.root(init), "etc/kubernetes/admin.conf"))).toBe(true);
+    expect(marker(init, "kubeadm-init-done")).toBe(false);
+    const cni = path.join(cluster.root(init), "etc/cni/net.d");
+    fs.mkdirSync(cni, { recursive: true });
+    fs.writeFileSync(path.join(cni, "10-calico.conflist"), "{}");
+    const count = cluster.calls().length;
+    const [run] = await cluster.bootNodes([init]);
+    expect(`${run.node}: ${run.code}`).toBe(`${init.name}: 0`);
+    const kubeadm = since(count, init).filter((call) => is(call, "kubeadm", "reset") || is(call, "kubeadm", "init"));
+    expect(kubeadm.map((call) => call.argv.slice(0, 2).join(" "))).toEqual(["kubeadm reset", "kubeadm init"]);
+    expect(fs.existsSync(cni)).toBe(false);
+    expect(marker(init, "kubeadm-init-done")).toBe(true);
+    const pki = path.join(cluster.root(init), "etc/kubernetes/pki");
+    const verify = spawnSync("openssl", ["verify", "-CAfile", path.join(pki, "etcd/ca.crt"), path.join(pki, "apiserver-etcd-client.crt")], { encoding: "utf8" });
+    expect(verify.stdout).toMatch(/OK/);
+  });
+
+  test("a kubeadm join that failed after writing kubelet.conf is reset and run again", async () => {
+    const others = topology.nodes.filter((node) => node !== init && !topology.etcdNodes.includes(node) && !failingJoiners.includes(node));
+    const rest = await cluster.bootNodes(others);
+    expect(rest.map((run) => run.code)).toEqual(others.map(() => 0));
+    const failed = await cluster.bootNodes(failingJoiners, { FAKE_FAIL_JOIN: "1" });
+    expect(failed.map((run) => run.code)).not.toContain(0);
+    const count = cluster.calls().length;
+    const runs = await cluster.bootNodes(failingJoiners);
+    expect(runs.map((run) => `${run.node}: ${run.code}`)).toEqual(failingJoiners.map((node) => `${node.name}: 0`));
+    for (const node of failingJoiners) {
+      const kubeadm = since(count, node).filter((call) => is(call, "kubeadm", "reset") || is(call, "kubeadm", "join"));
+      expect(kubeadm.map((call) => call.argv.slice(0, 2).join(" "))).toEqual(["kubeadm reset", "kubeadm join"]);
+      expect(since(count, node).some((call) => call.line.endsWith(`event joined ${node.role}`))).toBe(true);
+      expect(marker(node, "kubeadm-joined")).toBe(true);
+    }
+  });
+
+  test("a replaced init node whose join failed late joins again on the re-run and never applies the CNI", async () => {
+    cluster.replace(init);
+    const count = cluster.calls().length;
+    const [failed] = await cluster.bootNodes([init], { FAKE_FAIL_JOIN: "1" });
+    expect(failed.code).not.toBe(0);
+    expect(marker(init, "join-decided")).toBe(true);
+    const [run] = await cluster.bootNodes([init]);
+    expect(`${run.node}: ${run.code}`).toBe(`${init.name}: 0`);
+    const mine = since(count, init);
+    expect(mine.filter((call) => is(call, "kubectl", "apply") || is(call, "kubeadm", "init"))).toEqual([]);
+    expect(mine.filter((call) => is(call, "kubeadm", "reset") || is(call, "kubeadm", "join")).map((call) => call.argv.slice(0, 2).join(" "))).toEqual([
+      "kubeadm join",
+      "kubeadm reset",
+      "kubeadm join",
+    ]);
+    expect(mine.filter((call) => call.argv.includes("put-parameter"))).toEqual([]);
+  });
+
+  test("a replaced init node whose existence check is throttled more than 3 times still joins", async () => {
+    const clusterCa = fs.readFileSync(path.join(cluster.state, "cluster-ca.crt"), "utf8");
+    cluster.replace(init);
+    fs.rmSync(path.join(cluster.state, `throttled-checks-${init.name}`), { force: true });
+    const count = cluster.calls().length;
+    const [run] = await cluster.bootNodes([init], { FAKE_THROTTLE_CHECKS: "5" });
+    expect(`${run.node}: ${run.code}`).toBe(`${init.name}: 0`);
+    const mine = since(count, init);
+    expect(mine.filter((call) => call.line.includes("event throttled check"))).toHaveLength(5);
+    expect(mine.filter((call) => is(call, "kubeadm", "init") || is(call, "kubectl", "apply"))).toEqual([]);
+    expect(mine.filter((call) => is(call, "kubeadm", "join"))).toHaveLength(1);
+    expect(cluster.log(init)).toMatch(/waiting for a known state of \/kubeadm-ha\/\S+\/join\/discovery-kubeconfig/);
+    expect(fs.readFileSync(path.join(cluster.state, "cluster-ca.crt"), "utf8")).toBe(clusterCa);
+  });
+
+  test("a replaced etcd-1 whose CA check is throttled more than 3 times issues no second CA", async () => {
+    const first = topology.etcdNodes[0];
+    const caBefore = cluster.parameter(`/kubeadm-ha/${stack}/etcd/ca.crt`)!.value;
+    cluster.replace(first);
+    fs.rmSync(path.join(cluster.state, `throttled-checks-${first.name}`), { force: true });
+    const count = cluster.calls().length;
+    const [run] = await cluster.bootNodes([first], { FAKE_THROTTLE_CHECKS: "5" });
+    expect(`${run.node}: ${run.code}`).toBe(`${first.name}: 0`);
+    const mine = since(count, first);
+    expect(mine.filter((call) => call.line.includes("event throttled check"))).toHaveLength(5);
+    expect(mine.filter((call) => call.argv.includes("put-parameter"))).toEqual([]);
+    expect(cluster.parameter(`/kubeadm-ha/${stack}/etcd/ca.crt`)!.value).toBe(caBefore);
+  });
+
+  test("an etcd member whose certificates are missing is set up again on a re-run", async () => {
+    const member = topology.etcdNodes[1];
+    const pki = path.join(cluster.root(member), "etc/etcd/pki");
+    fs.rmSync(path.join(pki, "server.crt"));
+    const [run] = await cluster.bootNodes([member], {}, ["bash", "/usr/local/lib/kubeadm-ha/etcd-node.sh"]);
+    expect(run.code).toBe(0);
+    const verify = spawnSync("openssl", ["verify", "-CAfile", path.join(pki, "ca.crt"), path.join(pki, "server.crt")], { encoding: "utf8" });
+    expect(verify.stdout).toMatch(/server.crt: OK/);
+  });
+
+  test("the load balancer is restarted when its service is not running, even with the same configuration", async () => {
+    const lb = topology.loadBalancer;
+    const count = cluster.calls().length;
+    const [run] = await cluster.bootNodes([lb], { FAKE_INACTIVE: "1" }, ["bash", "/usr/local/lib/kubeadm-ha/load-balancer.sh"]);
+    expect(run.code).toBe(0);
+    expect(since(count, lb).filter((call) => is(call, "systemctl", "restart"))).toHaveLength(1);
   });
 });

@@ -62,15 +62,33 @@ ensure_aws_cli() {
   command -v aws >/dev/null && return 0
   log "installing the AWS CLI (snap aws-cli)"
   retry 5 snap install aws-cli --classic
-  command -v aws >/dev/null || die "the aws command is missing after 'snap install aws-cli'"
+  command -v aws >/dev/null || die "no aws command after snap install"
 }
 
 ssm() { aws --region "$AWS_REGION" ssm "$@"; }
 
-# Exists AND decrypts: a value left by a destroyed deployment of the same stack name is encrypted
-# with a KMS key that is pending deletion, so it no longer decrypts and counts as absent. One attempt:
-# callers wait or decide on it. The decrypted value (in the JSON answer) goes to /dev/null.
-ssm_readable() { ssm get-parameter --name "$1" --with-decryption >/dev/null 2>&1; }
+# ssm_state NAME: one attempt to classify NAME, for decisions to create something. Succeeds with
+# SSM_STATE=present (it decrypts) or SSM_STATE=absent: ParameterNotFound, or stale (a KMS error such
+# as KMSInvalidStateException or InvalidKeyId, or AccessDenied on kms: a value left by a destroyed
+# deployment of the same stack name, encrypted with a KMS key that is pending deletion). Anything
+# else (throttling, network, credentials, IAM propagation) is unknown: it logs the error's first
+# line (an error, never a value) and fails, so the caller's wait_until asks again. Only the name is
+# queried and stdout goes to /dev/null: the value is never captured.
+# shellcheck disable=SC2034 # SSM_STATE is for the scripts that source this file.
+ssm_state() {
+  SSM_STATE=$(ssm get-parameter --name "$1" --with-decryption --query Parameter.Name 2>&1 >/dev/null) && SSM_STATE=present && return
+  [[ $SSM_STATE =~ ParameterNotFound|KMS|InvalidKeyId|AccessDenied.*kms ]] && SSM_STATE=absent && return
+  log "cannot tell whether $1 exists yet: ${SSM_STATE%%$'\n'*}"
+  return 1
+}
+
+# ssm_readable NAME: exists AND decrypts, for readiness checks (one attempt: callers wait on it;
+# anything else, unknown errors included, is "not ready").
+ssm_readable() { ssm_state "$1" && [[ $SSM_STATE == present ]]; }
+
+# kubeadm_reset: undoes a kubeadm init or join that stopped after writing its kubeconfigs, so it
+# can run again (kubeadm reset leaves the CNI configuration behind).
+kubeadm_reset() { log "kubeadm stopped half-way"; run_logged kubeadm reset -f; rm -rf "$ROOT/etc/cni/net.d"; }
 
 # ssm_fetch NAME FILE: one attempt to decrypt into FILE.part (0600). The value never passes through
 # argv or the log.

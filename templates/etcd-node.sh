@@ -9,7 +9,14 @@ set -euo pipefail
 SCRIPT=etcd-node
 PKI="$ROOT/etc/etcd/pki"
 BIN="$ROOT/usr/local/bin"
-if [[ -f $STATE_DIR/etcd-member-ready ]]; then
+# The member is set up when its certificates verify against the CA and the unit is enabled: a
+# re-run after a failure in between issues the certificates again.
+member_ok() {
+  [[ -f $PKI/server.key && -f $PKI/peer.key ]] &&
+    openssl verify -CAfile "$PKI/ca.crt" "$PKI/server.crt" "$PKI/peer.crt" >/dev/null 2>&1 &&
+    systemctl is-enabled --quiet etcd
+}
+if [[ -f $STATE_DIR/etcd-member-ready ]] && member_ok; then
   log "etcd member $NODE_NAME is already set up"
   exit 0
 fi
@@ -35,16 +42,25 @@ mkdir -p "$PKI"
 chmod 0700 "$PKI"
 ca_parameter="$ETCD_PARAMETER_PREFIX/ca"
 # A CA that does not decrypt was left by a destroyed deployment of the same stack name: the first
-# member replaces it (put-parameter --overwrite), the others wait for the new one. The check is
-# retried, so one throttled call cannot make a replaced first member issue a second CA.
-if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" ]] && ! retry 3 ssm_readable "$ca_parameter.crt"; then
+# member replaces it (put-parameter --overwrite), the others wait for the new one.
+# Created only on a known answer (absent or stale): throttling and other errors are asked again.
+if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" ]]; then
+  wait_until "a known state of $ca_parameter.crt" ssm_state "$ca_parameter.crt"
+fi
+if [[ $NODE_NAME == "$ETCD_FIRST_MEMBER" && $SSM_STATE != present ]]; then
   log "creating the etcd CA"
   bash "$LIB_DIR/etcd-pki.sh" ca "$PKI"
   client="$work/client"
   mkdir -p "$client"
   cp "$PKI/ca.crt" "$PKI/ca.key" "$client/"
   bash "$LIB_DIR/etcd-pki.sh" client "$client" kube-apiserver-etcd-client apiserver-etcd-client
+  # The client key before its certificate (the init node checks that they match).
   for file in $PKI_FROM_ETCD; do
+    [[ $file == *.key ]] || continue
+    ssm_put "$CONTROL_PLANE_PKI_PARAMETER_PREFIX/$file" "$client/${file#etcd/}" "$CONTROL_PLANE_KMS_KEY"
+  done
+  for file in $PKI_FROM_ETCD; do
+    [[ $file != *.key ]] || continue
     ssm_put "$CONTROL_PLANE_PKI_PARAMETER_PREFIX/$file" "$client/${file#etcd/}" "$CONTROL_PLANE_KMS_KEY"
   done
   # ca.crt last: the other members wait for it, so they never see a CA without its key.
@@ -65,5 +81,6 @@ systemctl daemon-reload
 systemctl enable etcd
 # --no-block: etcd reports ready only once a quorum of members runs, which must not hold up boot.
 systemctl start --no-block etcd
+member_ok || die "the member certificates do not verify against $PKI/ca.crt or the etcd unit is not enabled"
 touch "$STATE_DIR/etcd-member-ready"
 log "etcd member $NODE_NAME started"

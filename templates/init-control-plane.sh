@@ -2,8 +2,9 @@
 # The init node: `kubeadm init`, the pod network, then everything the other nodes wait for, in
 # this order: shared certificates, admin kubeconfig and last the join kubeconfig (a node that
 # sees the join kubeconfig can rely on the rest being there). Safe to re-run: an initialised node
-# is never initialised again. A replacement of the init node finds this deployment's cluster
-# already there and joins it as a control-plane node instead (join-node.sh with kubeadm-join.yaml).
+# (kubeadm-init-done) is never initialised again; an init that stopped half-way is reset and run
+# again. A replacement of the init node finds this deployment's cluster already there and joins it
+# as a control-plane node instead (join-node.sh with kubeadm-join.yaml).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "${KUBEADM_HA_ROOT:-}/usr/local/lib/kubeadm-ha/common.sh"
@@ -12,30 +13,46 @@ ADMIN_CONF="$ROOT/etc/kubernetes/admin.conf"
 PKI="$ROOT/etc/kubernetes/pki"
 ensure_aws_cli
 
+# kubeadm-init-done: `kubeadm init` returned 0 (admin.conf alone does not say so: kubeadm writes it
+# early). join-decided: this replacement decided to join (written before the join).
+# An init node set up by an earlier version of this script has cni-installed instead.
+init_done="$STATE_DIR/kubeadm-init-done"
+joining="$STATE_DIR/join-decided"
+[[ ! -f $STATE_DIR/cni-installed ]] || touch "$init_done"
+
 # This deployment already has a cluster when its join kubeconfig decrypts: only this deployment's
 # KMS key can decrypt it (a value left by a destroyed deployment of the same stack name cannot).
 # Then never `kubeadm init` (a second CA would be published over the live cluster): join it. The
-# check is retried, so one throttled call cannot be taken for "no cluster".
-joined="$STATE_DIR/joined-existing-cluster"
-if [[ -f $joined ]] || { [[ ! -f $ADMIN_CONF ]] && retry 3 ssm_readable "$JOIN_KUBECONFIG_PARAMETER"; }; then
-  log "this deployment has a cluster ($JOIN_KUBECONFIG_PARAMETER decrypts): joining it, no kubeadm init"
+# decision is taken only on a known answer (present, absent or stale): throttling and other errors
+# are asked again. It is recorded before the join, so a re-run after a failed join joins again.
+[[ -f $init_done || -f $joining ]] || wait_until "a known state of $JOIN_KUBECONFIG_PARAMETER" ssm_state "$JOIN_KUBECONFIG_PARAMETER"
+[[ ${SSM_STATE:-} != present ]] || touch "$joining"
+if [[ -f $joining ]]; then
+  log "this deployment has a cluster: joining it"
   bash "$LIB_DIR/join-node.sh" "$KUBEADM_JOIN_CONFIG" ||
-    die "the existing cluster's API at https://$CONTROL_PLANE_ENDPOINT is unreachable or the join failed; no kubeadm init over it. To start over, delete the /kubeadm-ha/$STACK/ parameters and rerun boot.sh"
-  touch "$joined"
+    die "the existing cluster's API at https://$CONTROL_PLANE_ENDPOINT is unreachable or the join failed; no kubeadm init. To start over, delete the /kubeadm-ha/$STACK/ parameters"
   exit 0
 fi
 
+# The etcd client certificate, its key and the etcd CA as one matching set (the certificate holds
+# the key's public key and verifies against the CA): etcd-1 issues a new client key when it re-runs.
+etcd_set() {
+  for file in $PKI_FROM_ETCD; do ssm_fetch "$CONTROL_PLANE_PKI_PARAMETER_PREFIX/$file" "$PKI/$file" && mv -f "$PKI/$file.part" "$PKI/$file" || return; done
+  c=$PKI/apiserver-etcd-client
+  [[ $(openssl x509 -noout -pubkey -in "$c.crt") == "$(openssl pkey -pubout -in "$c.key")" ]] && openssl verify -CAfile "$PKI/etcd/ca.crt" "$c.crt"
+} &>/dev/null
+
 initialised_now=false
-if [[ -f $ADMIN_CONF ]]; then
-  log "this node is already initialised (admin.conf exists); skipping kubeadm init"
+if [[ -f $init_done ]]; then
+  log "already initialised"
 else
-  for file in $PKI_FROM_ETCD; do
-    wait_until "$file from the etcd nodes" ssm_readable "$CONTROL_PLANE_PKI_PARAMETER_PREFIX/$file"
-    ssm_get "$CONTROL_PLANE_PKI_PARAMETER_PREFIX/$file" "$PKI/$file"
-  done
+  # admin.conf without kubeadm-init-done: an earlier kubeadm init stopped half-way.
+  if [[ -f $ADMIN_CONF ]]; then kubeadm_reset; fi
+  [[ -z $PKI_FROM_ETCD ]] || wait_until "a matching etcd client cert and key" etcd_set
   log "running kubeadm init for $CONTROL_PLANE_ENDPOINT"
   # --skip-token-print: kubeadm's default token must not reach the log or the console.
   run_logged kubeadm init --config "$ROOT$KUBEADM_CONFIG" --skip-token-print
+  touch "$init_done"
   initialised_now=true
 fi
 export KUBECONFIG="$ADMIN_CONF"
@@ -48,11 +65,11 @@ if [[ ! -f $STATE_DIR/cni-installed ]]; then
   done
   if [[ -n $CNI_RESOURCE_CRD ]]; then
     wait_until "CRD $CNI_RESOURCE_CRD" kubectl get crd "$CNI_RESOURCE_CRD" -o name
-    kubectl wait --for condition=established --timeout=120s "crd/$CNI_RESOURCE_CRD" >/dev/null
+    retry 5 kubectl wait --for condition=established --timeout=120s "crd/$CNI_RESOURCE_CRD" >/dev/null
   fi
   retry 5 kubectl apply --server-side --force-conflicts -f "$ROOT$CNI_RESOURCE" >/dev/null
   if [[ -n $CNI_RESTART_DAEMONSET ]]; then
-    kubectl -n "${CNI_RESTART_DAEMONSET%/*}" rollout restart "daemonset/${CNI_RESTART_DAEMONSET#*/}" >/dev/null
+    retry 5 kubectl -n "${CNI_RESTART_DAEMONSET%/*}" rollout restart "daemonset/${CNI_RESTART_DAEMONSET#*/}" >/dev/null
   fi
   touch "$STATE_DIR/cni-installed"
 fi

@@ -12,7 +12,7 @@ if [[ -f $MARKER && "$(cat "$MARKER")" == "$KUBERNETES_VERSION" ]]; then
   exit 0
 fi
 
-log "loading overlay and br_netfilter, applying sysctls"
+log "loading kernel modules and sysctls"
 modprobe overlay
 modprobe br_netfilter
 sysctl --system >/dev/null

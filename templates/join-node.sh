@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Joins this node to the cluster: waits (bounded) for join material whose CA verifies the live API
 # behind the load balancer, writes the discovery kubeconfig (and, on a control-plane node, the
-# shared certificates) and runs `kubeadm join`. A joined node (kubelet.conf exists) is left alone.
+# shared certificates) and runs `kubeadm join`. A joined node (kubeadm-joined) is left alone.
 # Usage: join-node.sh [KUBEADM_CONFIG]; the init node passes its kubeadm-join.yaml when it joins
 # an existing cluster instead of creating one (init-control-plane.sh).
 set -euo pipefail
@@ -10,10 +10,14 @@ set -euo pipefail
 SCRIPT=join-node
 PKI="$ROOT/etc/kubernetes/pki"
 config="$ROOT${1:-$KUBEADM_CONFIG}"
-if [[ -f $ROOT/etc/kubernetes/kubelet.conf ]]; then
-  log "already joined (kubelet.conf exists); nothing to do"
+# kubeadm-joined: `kubeadm join` returned 0 (kubelet.conf alone does not say so: kubeadm writes it
+# before its last phases). A kubelet.conf without it is a join that stopped half-way: reset first.
+joined="$STATE_DIR/kubeadm-joined"
+if [[ -f $joined ]]; then
+  log "already joined"
   exit 0
 fi
+if [[ -f $ROOT/etc/kubernetes/kubelet.conf ]]; then kubeadm_reset; fi
 ensure_aws_cli
 
 discovery="$ROOT$DISCOVERY_KUBECONFIG"
@@ -35,7 +39,7 @@ verified_join_material() {
 wait_until "join material whose CA verifies https://$CONTROL_PLANE_ENDPOINT/readyz" verified_join_material
 
 if [[ $NODE_ROLE == control-plane ]]; then
-  log "placing the shared control-plane certificates in /etc/kubernetes/pki"
+  log "placing the shared certificates"
   for file in $PKI_FROM_INIT_NODE $PKI_FROM_ETCD; do
     ssm_get "$CONTROL_PLANE_PKI_PARAMETER_PREFIX/$file" "$PKI/$file"
   done
@@ -43,5 +47,6 @@ fi
 
 log "running kubeadm join as $NODE_ROLE with ${config#"$ROOT"}"
 run_logged kubeadm join --config "$config"
+touch "$joined"
 if [[ $NODE_ROLE == control-plane ]]; then systemctl enable --now "$JOIN_TOKEN_UNIT.timer"; fi
 log "joined the cluster as $NODE_ROLE"

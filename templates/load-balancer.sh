@@ -23,7 +23,7 @@ fi
 
 "${check[@]}" || die "$LB_CONFIG is rejected by $LB_KIND (output above); not starting it"
 digest="$(sha256sum <"$config")"
-if [[ "$(cat "$STATE_DIR/load-balancer.sha256" 2>/dev/null)" == "$digest" ]]; then
+if [[ "$(cat "$STATE_DIR/load-balancer.sha256" 2>/dev/null)" == "$digest" ]] && systemctl is-active --quiet "$service"; then
   log "$service already runs this configuration"
   exit 0
 fi

@@ -14,7 +14,7 @@ ensure_aws_cli
 if [[ ${1:-} != --force ]] && modified="$(ssm get-parameter --name "$JOIN_KUBECONFIG_PARAMETER" \
   --with-decryption --query Parameter.LastModifiedDate --output text 2>/dev/null)" &&
   (($(date -d "$modified" +%s) > $(date +%s) - JOIN_TOKEN_REFRESH_AFTER_SECONDS)); then
-  log "the published join token is recent enough; nothing to do"
+  log "the published join token is recent"
   exit 0
 fi
 

@@ -29,9 +29,9 @@ export const BOOT_ENTRY_PATH = `${SCRIPT_DIR}/boot.sh`;
 export const JOIN_TOKEN_UNIT = "kubeadm-ha-join-token";
 
 /**
- * Join tokens live 24 h and are replaced once older than 6 h, so a node that boots at any time
- * finds a token with at least 18 h left; the hourly timer on every control-plane node keeps that
- * true while any one of them is up.
+ * Join tokens live 24 h and are replaced once older than 6 h; the timer checks hourly with up to
+ * 10 min of random delay, so a node that boots at any time finds a token with at least about
+ * 16 h 50 min left (24 h - 6 h - 1 h - 10 min) while any control-plane node is up.
  */
 export const JOIN_TOKEN_TTL = "24h";
 export const JOIN_TOKEN_REFRESH_AFTER_SECONDS = 6 * 3600;
