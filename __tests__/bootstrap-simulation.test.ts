@@ -22,8 +22,8 @@ import { shippedTopology } from "./support/specs";
 jest.setTimeout(180_000);
 
 const RUN_TIMEOUT_MS = 90_000;
-// Not under the repo's .jest-tmp: another jest run's global teardown may delete that at any time.
-const BASE = fs.mkdtempSync(path.join(fs.existsSync("/tmp") ? "/tmp" : os.tmpdir(), "kubeadm-ha-sim-"));
+// Under this jest run's own temp folder (jest.config.js), which its teardown removes.
+const BASE = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-ha-sim-"));
 const FAKE_BIN = path.join(BASE, "bin");
 const ASSETS = path.join(BASE, "assets");
 const running = new Set<ChildProcess>();

@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { parse, parseDocument, stringify } from "yaml";
@@ -231,7 +231,7 @@ describe("templates/etcd-pki.sh", () => {
 
   (opensslInstalled || ciRequiresTools ? describe : describe.skip)("with openssl", () => {
     // Not os.tmpdir(): jest.config.js points it at .jest-tmp, which other jest runs' teardown deletes.
-    const dir = mkdtempSync(join(existsSync("/tmp") ? "/tmp" : tmpdir(), "kubeadm-ha-etcd-pki-"));
+    const dir = mkdtempSync(join(tmpdir(), "kubeadm-ha-etcd-pki-"));
     const run = (...args: string[]) => spawnSync("bash", [PKI_SCRIPT, ...args], { encoding: "utf8", timeout: 20_000 });
     const certificate = (file: string) =>
       spawnSync("openssl", ["x509", "-in", join(dir, file), "-noout", "-text"], { encoding: "utf8" }).stdout;

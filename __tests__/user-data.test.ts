@@ -19,7 +19,7 @@ interface WriteFile {
 }
 
 // Not under the repo's .jest-tmp: another jest run's global teardown may delete that at any time.
-const workDir = fs.mkdtempSync(path.join(fs.existsSync("/tmp") ? "/tmp" : os.tmpdir(), "kubeadm-ha-user-data-"));
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-ha-user-data-"));
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
 function cloudInitSchema(name: string, userData: string) {

@@ -10,7 +10,7 @@
  * traffic goes to 127.0.0.0/8; every scenario is bounded; every etcd is killed by PID afterwards.
  */
 import { spawnSync } from "child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
@@ -159,9 +159,8 @@ describeWithEtcd("external etcd: the rendered members on loopback (real etcd, TL
   const processes = new EtcdProcesses();
   // Its own set: the two-member cluster reuses the member names etcd-1 and etcd-2.
   const twoMemberProcesses = new EtcdProcesses();
-  // Not os.tmpdir(): jest.config.js points it at .jest-tmp, which any other jest run's global
-  // teardown deletes, taking the members' configs and data with it mid-scenario.
-  const workDir = mkdtempSync(join(existsSync("/tmp") ? "/tmp" : tmpdir(), "kubeadm-ha-etcd-cluster-"));
+  // Under this jest run's own temp folder, so its teardown also stops any member a crashed worker left.
+  const workDir = mkdtempSync(join(tmpdir(), "kubeadm-ha-etcd-cluster-"));
   const externalEtcdYaml = readFileSync(join(REPO_ROOT, "clusters", "external-etcd.yaml"), "utf8");
   const threeTopology = topologyFrom("clusters/external-etcd.yaml", "external-etcd", externalEtcdYaml);
   const threePlan = loopbackPlan(threeTopology, 30, 40);

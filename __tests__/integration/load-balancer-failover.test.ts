@@ -151,8 +151,7 @@ async function runScenario(
   lb: LoadBalancerKind,
   fault: Fault,
 ): Promise<ScenarioResult> {
-  // Everything per scenario, recreated: os.tmpdir() is the repo's .jest-tmp, which another
-  // jest run's global teardown may delete while this file runs.
+  // Everything per scenario, in its own folder under this run's temp folder.
   fs.mkdirSync(workDir, { recursive: true });
   const dir = fs.mkdtempSync(path.join(workDir, `${lb}-${fault}-`));
   const tls = makeSelfSignedCertificate(dir);
