@@ -9,6 +9,7 @@ import { Ipv4Cidr, mustParseCidr, overlaps, parseCidr, size } from "./cidr";
 import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
+import { ARM64_INSTANCE_TYPE } from "./ec2";
 
 export interface SpecIssue {
   readonly field: string;
@@ -35,9 +36,6 @@ export interface ValidatedSpec {
   readonly spec: ClusterSpec;
   readonly warnings: string[];
 }
-
-/** Graviton families (t4g, m7g, c6gn, ...): arm64 only. */
-const GRAVITON_INSTANCE_TYPE = /^[a-z]+\d+g[a-z]*\./;
 
 /** Ranges no cluster network may use. */
 const RESERVED_RANGES = [
@@ -240,7 +238,7 @@ function crossFieldIssues(
       ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
     ];
     for (const [field, type] of instanceTypes) {
-      if (GRAVITON_INSTANCE_TYPE.test(type)) {
+      if (ARM64_INSTANCE_TYPE.test(type)) {
         add(field, type, "an arm64 (Graviton) type, but the default Ubuntu image is amd64: pick an x86 type, or set nodes.amiId to an arm64 AMI");
       }
     }

@@ -19,14 +19,11 @@ import type { ITerraformDependable } from "cdktf";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
+import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES } from "../ec2";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu images. */
 export const CANONICAL_OWNER_ID = "099720109477";
 export const UBUNTU_AMI_NAME_PATTERN = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
-/** EC2 rejects user data over 16 KB (before base64). */
-export const MAX_USER_DATA_BYTES = 16384;
-/** Graviton (arm64) families such as t4g, m7g, c6gn: the default image is amd64. */
-const ARM_INSTANCE_TYPE = /^[a-z]+\d+g[a-z]*\./;
 
 export interface ClusterNodesProps {
   /** The nodes to create (name, role, instance type, zone index, private IP) and the spec. */
@@ -75,7 +72,7 @@ export class ClusterNodes extends Construct {
       }
       if (!props.securityGroupIds[node.role]) problems.push(`node ${node.name}: no security group for role ${node.role}`);
       if (!props.instanceProfileNames[node.role]) problems.push(`node ${node.name}: no instance profile for role ${node.role}`);
-      if (!spec.nodes.amiId && ARM_INSTANCE_TYPE.test(node.instanceType)) {
+      if (!spec.nodes.amiId && ARM64_INSTANCE_TYPE.test(node.instanceType)) {
         problems.push(`node ${node.name}: ${node.instanceType} is arm64 but the default image is amd64; pick an x86 type or set nodes.amiId`);
       }
       const text = props.userData(node);
@@ -84,8 +81,8 @@ export class ClusterNodes extends Construct {
         continue;
       }
       const bytes = Buffer.byteLength(text, "utf8");
-      if (bytes > MAX_USER_DATA_BYTES) {
-        problems.push(`node ${node.name}: user data is ${bytes} bytes; EC2 accepts at most ${MAX_USER_DATA_BYTES}`);
+      if (bytes > EC2_USER_DATA_LIMIT_BYTES) {
+        problems.push(`node ${node.name}: user data is ${bytes} bytes; EC2 accepts at most ${EC2_USER_DATA_LIMIT_BYTES}`);
       }
       userData.set(node.name, text);
     }

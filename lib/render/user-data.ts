@@ -5,6 +5,7 @@
  */
 import { gzipSync } from "zlib";
 import { stringify } from "yaml";
+import { EC2_USER_DATA_LIMIT_BYTES } from "../ec2";
 import type { ClusterNode, Topology } from "../topology";
 import type { NodeFile } from "../node-file";
 import { BOOT_ENTRY_PATH, renderNodeFiles } from "./node-files";
@@ -12,8 +13,8 @@ import { BOOT_ENTRY_PATH, renderNodeFiles } from "./node-files";
 /** cloud-init's write_files mode when `permissions` is not given. */
 export const DEFAULT_PERMISSIONS = "0644";
 
-/** EC2 rejects user_data above 16 KB (before base64). */
-export const USER_DATA_LIMIT_BYTES = 16384;
+/** EC2's user data limit; re-exported for the tests. */
+export const USER_DATA_LIMIT_BYTES = EC2_USER_DATA_LIMIT_BYTES;
 
 /** `files` defaults to renderNodeFiles(topology, node); callers that already have them pass them in. */
 export function renderUserData(
