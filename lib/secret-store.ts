@@ -9,6 +9,15 @@
  * worker could fetch a control-plane ciphertext but not decrypt it.
  */
 
+/** Below the control-plane audience's prefix: the shared PKI files, one parameter per file. */
+export const CONTROL_PLANE_PKI_SUBPATH = "pki";
+
+/**
+ * The API servers' etcd client material (paths below /etc/kubernetes/pki), which the first
+ * external etcd member issues and publishes for the control-plane nodes.
+ */
+export const ETCD_CLIENT_PKI_FILES = ["etcd/ca.crt", "apiserver-etcd-client.crt", "apiserver-etcd-client.key"] as const;
+
 /** Who may decrypt a parameter. */
 export type SecretAudience = "join" | "control-plane" | "etcd";
 
@@ -40,7 +49,7 @@ export const SECRET_KEYS: readonly SecretKeySpec[] = [
     writers: ["control-plane", "etcd"],
     // The first etcd node publishes the API servers' etcd client certificate and the etcd CA
     // certificate, and nothing else: it must not be able to replace the cluster CA or admin.conf.
-    confinedWriters: { etcd: ["pki/etcd/ca.crt", "pki/apiserver-etcd-client.crt", "pki/apiserver-etcd-client.key"] },
+    confinedWriters: { etcd: ETCD_CLIENT_PKI_FILES.map((file) => `${CONTROL_PLANE_PKI_SUBPATH}/${file}`) },
   },
   {
     audience: "etcd",

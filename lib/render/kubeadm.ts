@@ -20,6 +20,7 @@
 import { Document, isMap, isScalar, isSeq, visit } from "yaml";
 import type { NodeFile } from "../node-file";
 import { API_SERVER_PORT, ClusterNode, Topology } from "../topology";
+import { ETCD_CLIENT_PKI_FILES } from "../secret-store";
 
 export const KUBEADM_CONFIG_PATH = "/etc/kubeadm-ha/kubeadm.yaml";
 /**
@@ -68,7 +69,7 @@ export function pkiFilesFromInitNode(topology: Topology): string[] {
  * the etcd nodes issue and publish. The etcd CA key never reaches a control-plane node.
  */
 export function pkiFilesFromEtcd(topology: Topology): string[] {
-  return topology.etcd.topology === "external" ? ["etcd/ca.crt", "apiserver-etcd-client.crt", "apiserver-etcd-client.key"] : [];
+  return topology.etcd.topology === "external" ? [...ETCD_CLIENT_PKI_FILES] : [];
 }
 
 /** Everything a joining control-plane node places under /etc/kubernetes/pki before `kubeadm join`. */

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { NodeFile } from "../node-file";
 import type { ClusterNode, Topology } from "../topology";
-import { kmsAlias, parameterPrefix } from "../secret-store";
+import { CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
 import { renderLoadBalancerFiles } from "./load-balancer";
 import { renderEtcdMemberFiles } from "./etcd";
 import {
@@ -202,7 +202,7 @@ export function clusterEnv(topology: Topology, node: ClusterNode): [string, stri
     ["CONTROL_PLANE_ENDPOINT", topology.controlPlaneEndpoint],
   ];
   const controlPlanePki: [string, string][] = [
-    ["CONTROL_PLANE_PKI_PARAMETER_PREFIX", `${controlPlanePrefix}/pki`],
+    ["CONTROL_PLANE_PKI_PARAMETER_PREFIX", `${controlPlanePrefix}/${CONTROL_PLANE_PKI_SUBPATH}`],
     ["CONTROL_PLANE_KMS_KEY", kmsAlias(stack, "control-plane")],
     // What the init node publishes, and (with external etcd) what the etcd nodes publish; a
     // joining control-plane node fetches both.
