@@ -328,6 +328,6 @@ describe("options and validation", () => {
   test("rejects SSH or duplicate CNI ports and oversized user data", () => {
     expect(() => synth(topology, { cniPorts: [{ protocol: "tcp", port: 22, description: "ssh" }] })).toThrow(/SSH/);
     expect(() => synth(topology, { cniPorts: [...CALICO, CALICO[0]] })).toThrow(/twice/);
-    expect(() => synth(topology, { userData: () => "x".repeat(16385) })).toThrow(/at most 16384/);
+    expect(() => synth(topology, { userData: () => require("crypto").randomBytes(20000).toString("hex") })).toThrow(/even gzip-compressed; EC2 accepts less than 16384/);
   });
 });

@@ -10,6 +10,7 @@ import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
 import { ARM64_INSTANCE_TYPE } from "./ec2";
+import { backupIssues, backupWarnings } from "./validate-backups";
 
 export interface SpecIssue {
   readonly field: string;
@@ -244,6 +245,8 @@ function crossFieldIssues(
     }
   }
 
+  issues.push(...backupIssues(spec));
+
   const durations: Record<string, number> = {};
   for (const field of ["leaseDuration", "renewDeadline", "retryPeriod"] as const) {
     const ms = parseDuration(spec.leaderElection[field]);
@@ -295,6 +298,7 @@ function warningsFor(spec: ClusterSpec): string[] {
   if (spec.workers.count === 0) {
     warnings.push("workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
   }
+  warnings.push(...backupWarnings(spec));
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
   if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
     warnings.push(`kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);

@@ -19,7 +19,7 @@ import type { ITerraformDependable } from "cdktf";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
-import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES } from "../ec2";
+import { ARM64_INSTANCE_TYPE, ec2UserData } from "../ec2";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu images. */
 export const CANONICAL_OWNER_ID = "099720109477";
@@ -80,9 +80,10 @@ export class ClusterNodes extends Construct {
         problems.push(`node ${node.name}: userData returned ${typeof text}, expected a string`);
         continue;
       }
-      const bytes = Buffer.byteLength(text, "utf8");
-      if (bytes > EC2_USER_DATA_LIMIT_BYTES) {
-        problems.push(`node ${node.name}: user data is ${bytes} bytes; EC2 accepts at most ${EC2_USER_DATA_LIMIT_BYTES}`);
+      try {
+        ec2UserData(node.name, text);
+      } catch (error) {
+        problems.push(`node ${node.name}: ${(error as Error).message}`);
       }
       userData.set(node.name, text);
     }
@@ -106,6 +107,7 @@ export class ClusterNodes extends Construct {
     const instances: Record<string, Instance> = {};
     for (const node of topology.nodes) {
       const name = `${stack}-${node.name}`;
+      const encoded = ec2UserData(node.name, userData.get(node.name)!);
       // The construct ID is the node name: it is the Terraform address, so it must never change.
       instances[node.name] = new Instance(this, node.name, {
         ami,
@@ -131,14 +133,17 @@ export class ClusterNodes extends Construct {
           deleteOnTermination: true,
           tags: { Name: name, Role: node.role, Cluster: stack },
         },
-        userData: escapeTerraformTemplate(userData.get(node.name)!),
+        // Plain while it fits (reviewers diff it in the JSON), else gzipped whole (lib/ec2.ts).
+        ...("userData" in encoded ? { userData: escapeTerraformTemplate(encoded.userData) } : encoded),
         userDataReplaceOnChange: node.role === "load-balancer",
         // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
         // between node addresses, so every ENI only sends and receives its own IP and the check
         // can stay on. Only unencapsulated routing (BGP, host-gw, CrossSubnet) would need it off.
         sourceDestCheck: true,
         tags: { Name: name, Role: node.role, Cluster: stack },
-        lifecycle: { ignoreChanges: node.role === "load-balancer" ? ["ami"] : ["ami", "user_data"] },
+        lifecycle: {
+          ignoreChanges: node.role === "load-balancer" ? ["ami"] : ["ami", "userData" in encoded ? "user_data" : "user_data_base64"],
+        },
         dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
       });
     }

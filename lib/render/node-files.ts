@@ -20,6 +20,7 @@ import {
   renderInitNodeJoinConfigFile,
   renderKubeadmConfigFile,
 } from "./kubeadm";
+import { day2Env, renderDay2Files } from "./day2";
 import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH, renderCniFiles } from "./cni";
 
 export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
@@ -129,6 +130,7 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile
       files.push(...kubernetesNodeFiles(topology, node));
       break;
   }
+  files.push(...renderDay2Files(topology, node, script));
   assertUniqueBaseNames(node, files);
   return files;
 }
@@ -267,7 +269,9 @@ function shellQuote(value: string): string {
 
 function renderClusterEnv(topology: Topology, node: ClusterNode): string {
   const header = `# kubeadm-ha facts for ${node.name}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
-  return header + clusterEnv(topology, node).map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
+  const base = clusterEnv(topology, node);
+  const entries = [...base, ...day2Env(topology, node).filter(([key]) => !base.some(([known]) => known === key))];
+  return header + entries.map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
 }
 
 function assertUniqueBaseNames(node: ClusterNode, files: readonly NodeFile[]): void {
