@@ -112,6 +112,12 @@ export class ClusterStack extends TerraformStack {
       value: instances[topology.initNode.name].id,
       description: `EC2 instance ID of ${topology.initNode.name}, which ran kubeadm init (target for SSM commands such as fetching admin.conf)`,
     });
+    if (this.cluster.backups) {
+      new TerraformOutput(this, "etcd_backup_bucket", {
+        value: this.cluster.backups.bucket.bucket,
+        description: "S3 bucket of the etcd snapshots (etcd/YYYY/MM/DD/); see docs/operations.md",
+      });
+    }
     const audiences = Object.keys(this.cluster.identity.kmsKeys).sort() as SecretAudience[];
     new TerraformOutput(this, "parameter_prefixes", {
       value: Object.fromEntries(audiences.map((audience) => [audience, parameterPrefix(stack, audience)])),

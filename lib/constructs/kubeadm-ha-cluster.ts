@@ -7,8 +7,9 @@ import { Construct } from "constructs";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ClusterNetwork } from "./network";
 import { ClusterSecurityGroups, CniPort } from "./security-groups";
-import { NodeIdentity } from "./node-iam";
+import { NODE_ROLE_PATH, NodeIdentity } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
+import { EtcdBackupBucket } from "./backup-bucket";
 
 export type { CniPort } from "./security-groups";
 
@@ -25,6 +26,8 @@ export class KubeadmHaCluster extends Construct {
   public readonly securityGroups: ClusterSecurityGroups;
   public readonly identity: NodeIdentity;
   public readonly nodes: ClusterNodes;
+  /** With spec.backups.enabled (the default). */
+  public readonly backups?: EtcdBackupBucket;
 
   constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
     super(scope, id);
@@ -37,6 +40,7 @@ export class KubeadmHaCluster extends Construct {
       cniPorts: props.cniPorts,
     });
     this.identity = new NodeIdentity(this, "identity", { topology });
+    if (topology.spec.backups.enabled) this.backups = etcdBackups(this, topology, this.identity);
 
     const roles = [...new Set(topology.nodes.map((node) => node.role))];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};
@@ -63,4 +67,16 @@ export class KubeadmHaCluster extends Construct {
       ],
     });
   }
+}
+
+function etcdBackups(scope: Construct, topology: Topology, identity: NodeIdentity): EtcdBackupBucket {
+  const holder = identity.roles[topology.etcd.topology === "external" ? "etcd" : "control-plane"];
+  if (!holder) throw new Error(`${scope.node.path}: no IAM role for the etcd members`);
+  return new EtcdBackupBucket(scope, "etcd-backups", {
+    topology,
+    holderRole: holder,
+    accountId: identity.callerIdentity.accountId,
+    partition: identity.partition.partition,
+    nodeRolePath: NODE_ROLE_PATH,
+  });
 }
