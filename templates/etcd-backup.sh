@@ -36,6 +36,7 @@ if [[ $member == "$leader" ]]; then
   now="$(date -u +%s)"
   key="$BACKUP_PREFIX/$(date -u -d "@$now" +%Y/%m/%d/%Y%m%dT%H%M%SZ)-$NODE_NAME.db"
   snap="$ROOT$ETCD_BACKUP_DIR/kubeadm-ha-snapshot.db"
+  mkdir -p "${snap%/*}"
   trap 'rm -f "$snap" "$snap.part"' EXIT
   if ! ctl snapshot save "$snap" >>"$LOG_FILE" 2>&1; then
     metric failure_timestamp_seconds "$now"
