@@ -20,8 +20,8 @@ test("templates hold the boot scripts", () => {
   ]));
 });
 
-test("shellcheck passes on scripts/get-kubeconfig.sh (run on the operator's machine)", () => {
-  const result = shellcheck(["get-kubeconfig.sh"], path.join(REPO_ROOT, "scripts"));
+test("shellcheck passes on scripts/get-kubeconfig.sh and restore-etcd.sh (run by the operator)", () => {
+  const result = shellcheck(["get-kubeconfig.sh", "restore-etcd.sh"], path.join(REPO_ROOT, "scripts"));
   expect(`${result.stdout}${result.stderr}`).toBe("");
   expect(result.status).toBe(0);
 });
