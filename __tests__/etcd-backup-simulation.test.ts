@@ -6,15 +6,12 @@
  * uploaded and is logged, the object lands in the bucket the stack creates, and every member fails
  * its run (loudly) once the newest snapshot is older than the limit.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { gunzipSync } from "zlib";
-import { parse } from "yaml";
 import { backupBucketName, backupMaxAgeSeconds } from "../lib/backups";
-import { renderUserData } from "../lib/render/user-data";
 import type { ClusterNode, Topology } from "../lib/topology";
+import { installFakes, provisionNode, runNodeScript } from "./support/node-sandbox";
 import { shippedTopology } from "./support/specs";
 
 const BASE = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-ha-backup-sim-"));
@@ -66,30 +63,12 @@ elif argv[1] == "list-objects-v2":
 else: sys.exit("unexpected s3api " + argv[1])
 `;
 
-beforeAll(() => {
-  fs.mkdirSync(BIN, { recursive: true });
-  for (const [name, body] of Object.entries(FAKES)) fs.writeFileSync(path.join(BIN, name), `#!/usr/bin/env bash\nset -euo pipefail\n${body}\n`, { mode: 0o755 });
-  fs.writeFileSync(path.join(BIN, "aws"), FAKE_AWS, { mode: 0o755 });
-});
-
-function provision(topology: Topology, node: ClusterNode, dir: string): void {
-  const document = parse(renderUserData(topology, node)) as { write_files: { path: string; content: string; encoding?: string }[] };
-  for (const file of document.write_files) {
-    const target = path.join(dir, file.path);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, file.encoding === "gz+b64" ? gunzipSync(Buffer.from(file.content, "base64")) : file.content);
-  }
-}
+beforeAll(() => installFakes(BIN, { ...FAKES, aws: FAKE_AWS }));
 
 function run(topology: Topology, node: ClusterNode, state: string, env: Record<string, string> = {}) {
   const root = path.join(state, "nodes", node.name);
-  if (!fs.existsSync(root)) provision(topology, node, root);
-  const result = spawnSync("bash", [path.join(root, "usr/local/lib/kubeadm-ha/etcd-backup.sh")], {
-    encoding: "utf8",
-    timeout: 30_000,
-    env: { PATH: `${BIN}:/usr/bin:/bin`, HOME: root, KUBEADM_HA_ROOT: root, KUBEADM_HA_POLL_SECONDS: "0", FAKE_STATE: state, ...env },
-  });
-  return { code: result.status, output: `${result.stdout}${result.stderr}`, root };
+  if (!fs.existsSync(root)) provisionNode(topology, node, root);
+  return { ...runNodeScript(root, "etcd-backup.sh", BIN, { KUBEADM_HA_POLL_SECONDS: "0", FAKE_STATE: state, ...env }), root };
 }
 
 function objects(state: string): string[] {
