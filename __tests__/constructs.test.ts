@@ -259,8 +259,8 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
     const outputs = JSON.stringify(Object.values(doc.output).map((output: any) => output.value));
     expect(outputs).not.toMatch(/user_data|cloud-config|private_key|token|password/i);
     for (const node of topology.nodes) expect(outputs).not.toContain(userData(node).trim());
-    // Every reference in an output is an instance ID.
-    for (const ref of outputs.match(/\$\{[^}]*\}/g) ?? []) expect(ref).toMatch(/^\$\{aws_instance\.[^.]+\.id\}$/);
+    // Every reference in an output is an instance ID or the backup bucket's name.
+    for (const ref of outputs.match(/\$\{[^}]*\}/g) ?? []) expect(ref).toMatch(/^\$\{(aws_instance\.[^.]+\.id|aws_s3_bucket\.cluster_etcd-backups_bucket_[^.]+\.bucket)\}$/);
   });
 
   test("provider region and default tags; local backend by default", () => {

@@ -8,6 +8,7 @@ import type { NodeFile } from "../node-file";
 import type { ClusterNode, Topology } from "../topology";
 import { CERT_RENEW_BEFORE_DAYS, CERT_WARN_BEFORE_DAYS } from "../backups";
 import { parameterPrefix } from "../secret-store";
+import { CRI_SOCKET } from "./kubeadm";
 
 export const CERT_RENEWAL_UNIT = "kubeadm-ha-cert-renewal";
 /** The Lease in kube-system that serialises control-plane restarts. */
@@ -41,6 +42,8 @@ export function renderCertRenewalUnits(topology: Topology, node: ClusterNode, sc
     "[Service]",
     "Type=oneshot",
     `ExecStart=/bin/bash ${scriptPath}`,
+    // renew-certs.sh watches the static pods with crictl.
+    ...(controlPlane ? [`Environment=CONTAINER_RUNTIME_ENDPOINT=${CRI_SOCKET}`] : []),
     "",
   ].join("\n");
   const timer = [

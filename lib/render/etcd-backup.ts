@@ -8,7 +8,7 @@ import type { ClusterNode, Topology } from "../topology";
 import { ETCD_CLIENT_PORT } from "../topology";
 import { BACKUP_OBJECT_PREFIX, backupMaxAgeSeconds, backupTimer } from "../backups";
 import { etcdCertificatePaths } from "./etcd";
-import { CERTIFICATES_DIR, STACKED_ETCD_DATA_DIR } from "./kubeadm";
+import { CERTIFICATES_DIR, CRI_SOCKET, STACKED_ETCD_DATA_DIR } from "./kubeadm";
 
 export const ETCD_BACKUP_UNIT = "kubeadm-ha-etcd-backup";
 export const ETCD_BACKUP_SCRIPT = "etcd-backup.sh";
@@ -35,6 +35,8 @@ export function renderEtcdBackupUnits(topology: Topology, node: ClusterNode, scr
     "[Service]",
     "Type=oneshot",
     `ExecStart=/bin/bash ${scriptPath}`,
+    // crictl reaches kubeadm's etcd container through containerd (without a config it probes sockets).
+    ...(stacked ? [`Environment=CONTAINER_RUNTIME_ENDPOINT=${CRI_SOCKET}`] : []),
     // Below etcd itself (Nice=-10 on etcd nodes): raft heartbeats go first.
     "Nice=10",
     "IOSchedulingClass=idle",
