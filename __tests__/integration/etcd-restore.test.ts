@@ -1,15 +1,15 @@
 /**
  * Backup and restore with the real etcd: the external-etcd members rendered from
  * clusters/external-etcd.yaml run on loopback (support/etcd-local-cluster.ts), keys are written,
- * a snapshot is taken with the settings the backup timer uses on an etcd node (its member's
- * server certificate, which carries clientAuth), then every member
+ * templates/etcd-backup.sh runs on every member with its rendered settings and the real etcdctl
+ * (a fake aws keeps S3 in a folder): only the leader uploads. Then every member
  * is stopped and restored by scripts/restore-etcd.sh into a fresh data dir, each with its own name
  * and peer URL and the initial-cluster from its rendered config, under a new cluster token. After a
  * start every key is there and all three members are healthy. Only loopback addresses; every etcd
  * is killed by PID.
  */
 import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { parse } from "yaml";
@@ -17,7 +17,23 @@ import { etcdBackupEnv } from "../../lib/render/etcd-backup";
 import { ETCD_PKI_DIR } from "../../lib/render/etcd";
 import { commandAvailable, EtcdProcesses, LoopbackPlan, logTail, prepareLocalMembers } from "../support/etcd-local-cluster";
 import { sleep } from "../support/etcd-write-loop";
+import { installFakes, provisionNode, runNodeScript } from "../support/node-sandbox";
 import { shippedTopology } from "../support/specs";
+
+/** S3 as a folder: put-object copies the body to FAKE_S3/<bucket>/<key>; list-objects-v2 sees them as written now. */
+const FAKE_AWS = `
+case " $* " in
+  *" sts get-caller-identity "*) echo 111122223333 ;;
+  *" put-object "*) args=("$@"); for ((i = 0; i < \${#args[@]}; i++)); do case \${args[i]} in --bucket) b=\${args[i+1]} ;; --key) k=\${args[i+1]} ;; --body) f=\${args[i+1]} ;; esac; done
+    mkdir -p "$(dirname "$FAKE_S3/$b/$k")"; cp "$f" "$FAKE_S3/$b/$k"; echo "{}" ;;
+  *" list-objects-v2 "*) if [[ -n $(find "$FAKE_S3" -name '*.db' 2>/dev/null) ]]; then date -u +%FT%TZ; else echo None; fi ;;
+  *) echo "unexpected aws $*" >&2; exit 1 ;;
+esac`;
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)]));
+}
 
 const RESTORE_SCRIPT = resolve(__dirname, "..", "..", "scripts", "restore-etcd.sh");
 const etcdInstalled = commandAvailable("etcd") && commandAvailable("etcdctl", ["version"]);
@@ -32,6 +48,8 @@ describeWithEtcd("etcd snapshot and restore of every member (real etcd)", () => 
     nodeLocalIps: new Map(topology.etcdNodes.map((node) => [node.name, `127.0.0.${80 + node.ordinal}`])),
   };
   const workDir = mkdtempSync(join(tmpdir(), "kubeadm-ha-etcd-restore-"));
+  const FAKE_BIN = join(workDir, "bin");
+  installFakes(FAKE_BIN, { aws: FAKE_AWS });
   const members = prepareLocalMembers(topology, plan, workDir);
   const processes = new EtcdProcesses();
   afterAll(async () => {
@@ -64,12 +82,35 @@ describeWithEtcd("etcd snapshot and restore of every member (real etcd)", () => 
       const put = await processes.etcdctl([`--endpoints=${all}`, "put", key, `value of ${key}`], backupTls("etcd-1"), 5000);
       expect(put.code).toBe(0);
     }
-    // As the timer does on etcd-2: its own certificate. (On the node it dials 127.0.0.1, which the
-    // certificate names; here the node-local listener has another loopback address, so the member's.)
-    const snapshot = join(workDir, "snapshot.db");
-    const endpoint = members[1].clientUrl;
-    const saved = await processes.etcdctl([`--endpoints=${endpoint}`, "snapshot", "save", snapshot], backupTls("etcd-2"), 10000);
-    expect(saved.code).toBe(0);
+    // templates/etcd-backup.sh itself, on every member, with the real etcdctl and a fake aws (S3 as
+    // a folder): the leader alone uploads, and that object is what gets restored.
+    const uploads = join(workDir, "s3");
+    const runs = members.map((member) => {
+      const node = topology.etcdNodes.find((candidate) => candidate.name === member.name)!;
+      const root = provisionNode(topology, node, join(workDir, "sandbox", member.name));
+      // The one rewrite: the node-local listener 127.0.0.1 has another loopback address here (see
+      // support/etcd-local-cluster.ts), which the member's certificate does not name; dial its own URL.
+      const envFile = join(root, "etc/kubeadm-ha/cluster.env");
+      writeFileSync(envFile, readFileSync(envFile, "utf8").replace("ETCD_BACKUP_ENDPOINT='https://127.0.0.1:2379'", `ETCD_BACKUP_ENDPOINT='${member.clientUrl}'`));
+      mkdirSync(join(root, "etc/etcd/pki"), { recursive: true });
+      for (const file of ["ca.crt", "server.crt", "server.key"]) copyFileSync(join(workDir, member.name, "pki", file), join(root, "etc/etcd/pki", file));
+      return { member, ...runNodeScript(root, "etcd-backup.sh", FAKE_BIN, { FAKE_S3: uploads }, 60_000) };
+    });
+    // A member that ran before the leader found no snapshot yet: its freshness check fails (as it
+    // should). The leader's run, and every run after it, succeeds.
+    const leaderIndex = runs.findIndex((run) => /uploaded s3:\/\//.test(run.output));
+    expect(leaderIndex).toBeGreaterThanOrEqual(0);
+    runs.forEach((run, index) => {
+      if (index >= leaderIndex) expect(`${run.member.name}: ${run.code}`).toBe(`${run.member.name}: 0`);
+      else expect(run.output).toMatch(/no etcd snapshot in s3:\/\/external-etcd-etcd-111122223333-eu-west-1 newer than 1800s/);
+    });
+    const uploaded = listFiles(uploads);
+    expect(uploaded).toHaveLength(1);
+    const leaderRuns = runs.filter((run) => /uploaded s3:\/\//.test(run.output));
+    expect(leaderRuns).toHaveLength(1);
+    expect(uploaded[0]).toContain(`-${leaderRuns[0].member.name}.db`);
+    expect(runs.filter((run) => /not the etcd leader/.test(run.output))).toHaveLength(members.length - 1);
+    const snapshot = uploaded[0];
     await processes.killAll();
 
     const token = "kubeadm-ha-external-etcd-etcd-restore-1";
