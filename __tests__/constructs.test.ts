@@ -12,7 +12,7 @@ import type { CniPort } from "../lib/constructs/security-groups";
 import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../lib/constructs/cluster-nodes";
 import { kmsAlias, parameterPrefix, SecretAudience } from "../lib/secret-store";
 import { HEARTBEAT_ACTION, RUN_COMMAND_ACTIONS, SESSION_CHANNEL_ACTIONS } from "../lib/constructs/node-iam";
-import { ebsOptimizedByDefault, instanceTypeOptions } from "../lib/ec2";
+import { ebsOptimizedByDefault, instanceLaunchOptions } from "../lib/ec2";
 
 const CLUSTERS_DIR = path.join(__dirname, "..", "clusters");
 const CALICO: CniPort[] = [
@@ -113,6 +113,8 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
       expect(instance.instance_type).toMatch(/^t3\./);
       expect(instance.ebs_optimized).toBe(true);
       expect(instance.credit_specification).toEqual({ cpu_credits: "standard" });
+      // Detailed monitoring is opt-in (nodes.detailedMonitoring), and stated either way.
+      expect(instance.monitoring).toBe(false);
       // Changing it stops the instance: running nodes are left alone.
       expect(instance.lifecycle.ignore_changes).toContain("ebs_optimized");
     }
@@ -409,6 +411,11 @@ describe("options and validation", () => {
     expect(workerStatements.map((st) => st.sid)).not.toContain("SessionEncryptionKey");
   });
 
+  test("nodes.detailedMonitoring turns on 1-minute metrics on every node", () => {
+    const monitored = loadTopology("five-server", (text) => `${text}\nnodes: {detailedMonitoring: true}\n`);
+    for (const [, instance] of resources(synth(monitored).doc, "aws_instance")) expect(instance.monitoring).toBe(true);
+  });
+
   test("CPU credits only on burstable types, EBS optimization only where it is the default", () => {
     const mixed = loadTopology("five-server", (text) =>
       text.replace("workers:\n  count: 2\n  instanceType: t3.medium", "workers:\n  count: 2\n  instanceType: m5.large")
@@ -422,12 +429,15 @@ describe("options and validation", () => {
     expect(byRole["load-balancer"].ebs_optimized).toBeUndefined();
     expect(byRole["load-balancer"].credit_specification).toEqual({ cpu_credits: "unlimited" });
 
-    expect(instanceTypeOptions("t3.medium", "standard")).toEqual({ ebsOptimized: true, cpuCredits: "standard" });
-    expect(instanceTypeOptions("t4g.small", "unlimited")).toEqual({ ebsOptimized: true, cpuCredits: "unlimited" });
-    expect(instanceTypeOptions("t3a.large", "standard")).toEqual({ ebsOptimized: true, cpuCredits: "standard" });
-    expect(instanceTypeOptions("t2.micro", "standard")).toEqual({ cpuCredits: "standard" });
-    expect(instanceTypeOptions("c7i.xlarge", "standard")).toEqual({ ebsOptimized: true });
-    expect(instanceTypeOptions("m3.xlarge", "standard")).toEqual({});
+    const launch = (type: string, cpuCredits: "standard" | "unlimited", detailedMonitoring = false) =>
+      instanceLaunchOptions(type, { cpuCredits, detailedMonitoring });
+
+    expect(launch("t3.medium", "standard")).toEqual({ ebsOptimized: true, cpuCredits: "standard", monitoring: false });
+    expect(launch("t4g.small", "unlimited")).toEqual({ ebsOptimized: true, cpuCredits: "unlimited", monitoring: false });
+    expect(launch("t3a.large", "standard")).toEqual({ ebsOptimized: true, cpuCredits: "standard", monitoring: false });
+    expect(launch("t2.micro", "standard")).toEqual({ cpuCredits: "standard", monitoring: false });
+    expect(launch("c7i.xlarge", "standard", true)).toEqual({ ebsOptimized: true, monitoring: true });
+    expect(launch("m3.xlarge", "standard")).toEqual({ monitoring: false });
     for (const type of ["m4.large", "c4.xlarge", "d2.xlarge", "r6i.large", "m7g.medium", "x2iedn.xlarge"]) expect(ebsOptimizedByDefault(type)).toBe(true);
     for (const type of ["t1.micro", "t2.medium", "m1.large", "m3.medium", "c3.large", "r3.large", "i2.xlarge", "g2.2xlarge"]) expect(ebsOptimizedByDefault(type)).toBe(false);
   });

@@ -26,8 +26,8 @@ export function ebsOptimizedByDefault(instanceType: string): boolean {
   return !NOT_EBS_OPTIMIZED_BY_DEFAULT.has(instanceType.split(".")[0]);
 }
 
-/** What an instance or launch template of this type sets (undefined: leave the attribute out). */
-export interface InstanceTypeOptions {
+/** What an instance or launch template of a node sets (undefined: leave the attribute out). */
+export interface InstanceLaunchOptions {
   /**
    * true where the type is EBS-optimized by default, so scanners and reviewers see it stated;
    * never set where it would add an hourly fee or where EC2 rejects it.
@@ -35,15 +35,21 @@ export interface InstanceTypeOptions {
   readonly ebsOptimized?: true;
   /** Only for burstable types; EC2 rejects a credit specification for any other. */
   readonly cpuCredits?: CpuCredits;
+  /** Detailed (1-minute) monitoring, stated either way. */
+  readonly monitoring: boolean;
 }
 
 /**
- * The per-type launch options every node gets, for aws_instance and aws_launch_template alike
- * (a launch template's ebs_optimized is the string "true").
+ * The launch options every node of a type gets, for aws_instance and aws_launch_template alike
+ * (a launch template's ebs_optimized is the string "true", its monitoring a block).
  */
-export function instanceTypeOptions(instanceType: string, cpuCredits: CpuCredits): InstanceTypeOptions {
+export function instanceLaunchOptions(
+  instanceType: string,
+  nodes: { readonly cpuCredits: CpuCredits; readonly detailedMonitoring: boolean },
+): InstanceLaunchOptions {
   return {
     ...(ebsOptimizedByDefault(instanceType) ? { ebsOptimized: true as const } : {}),
-    ...(BURSTABLE_INSTANCE_TYPE.test(instanceType) ? { cpuCredits } : {}),
+    ...(BURSTABLE_INSTANCE_TYPE.test(instanceType) ? { cpuCredits: nodes.cpuCredits } : {}),
+    monitoring: nodes.detailedMonitoring,
   };
 }

@@ -99,6 +99,8 @@ export const clusterSpecSchema = z
         rootVolumeGiB: z.number().int().min(20).max(16384).default(40),
         cpuCredits: z.enum(["standard", "unlimited"]).optional()
           .describe("CPU credits of burstable nodes (t2, t3, t3a, t4g; default standard): unlimited bills surplus credits under sustained load."),
+        detailedMonitoring: z.boolean().default(false)
+          .describe("EC2 detailed monitoring (1-minute CloudWatch metrics, billed per metric); basic 5-minute metrics are free."),
       })
       .prefault({}),
     sessionManager: z

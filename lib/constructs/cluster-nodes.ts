@@ -16,14 +16,15 @@
  * The load balancer is the exception: it holds no state, and its config lists the control-plane
  * nodes, so a changed user data (say, a control-plane node added) replaces it on apply. Otherwise
  * a new API server would join but never receive traffic through the endpoint.
- * The CPU credit specification does reach running nodes: EC2 changes it in place, without a stop.
+ * The CPU credit specification and detailed monitoring do reach running nodes: EC2 changes both
+ * in place, without a stop.
  */
 import { Construct } from "constructs";
 import type { ITerraformDependable } from "cdktf";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
-import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES, instanceTypeOptions } from "../ec2";
+import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES, instanceLaunchOptions } from "../ec2";
 import { PARTITIONS, partitionOfRegion } from "../partitions";
 
 /** Canonical's account in the commercial partition; lib/partitions.ts has the others. */
@@ -116,13 +117,14 @@ export class ClusterNodes extends Construct {
     const instances: Record<string, Instance> = {};
     for (const node of topology.nodes) {
       const name = `${stack}-${node.name}`;
-      const typeOptions = instanceTypeOptions(node.instanceType, spec.nodes.cpuCredits);
+      const launch = instanceLaunchOptions(node.instanceType, spec.nodes);
       // The construct ID is the node name: it is the Terraform address, so it must never change.
       instances[node.name] = new Instance(this, node.name, {
         ami,
         instanceType: node.instanceType,
-        ebsOptimized: typeOptions.ebsOptimized,
-        creditSpecification: typeOptions.cpuCredits ? { cpuCredits: typeOptions.cpuCredits } : undefined,
+        ebsOptimized: launch.ebsOptimized,
+        creditSpecification: launch.cpuCredits ? { cpuCredits: launch.cpuCredits } : undefined,
+        monitoring: launch.monitoring,
         subnetId: props.privateSubnetIds[node.zoneIndex],
         privateIp: node.privateIp,
         associatePublicIpAddress: false,
