@@ -69,7 +69,7 @@ export interface NodeIdentityProps {
   readonly sessionManager?: SessionManagerOptions;
 }
 
-/** IAM path of every node role; key policies exclude it from the operators' delegation. */
+/** IAM path of every node role; the key policies exclude it from the account's delegations. */
 export const NODE_ROLE_PATH = "/kubeadm-ha/";
 
 /** Key administration for the account (and through it, IAM admins). No cryptographic use. */
