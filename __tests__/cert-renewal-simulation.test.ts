@@ -41,11 +41,14 @@ esac`,
 lease="$FAKE_STATE/lease"
 args=" $* "
 case $args in
-  *" create -f - "*) input=$(cat); mkdir "$lease" 2>/dev/null || { echo "AlreadyExists" >&2; exit 1; }
-    sed -n 's/.*holderIdentity: \\([^,]*\\),.*/\\1/p' <<<"$input" >"$lease/holder"
-    sed -n 's/.*acquireTime: "\\([^"]*\\)".*/\\1/p' <<<"$input" >"$lease/time"; event "lock acquired" ;;
-  *" get lease "*) [[ -d $lease ]] || { echo NotFound >&2; exit 1; }; printf '%s %s' "$(cat "$lease/holder")" "$(cat "$lease/time")" ;;
-  *" delete lease "*) rm -rf "$lease"; event "lock released" ;;
+  *" create -f - "*) input=$(cat); tmp="$lease.$$"
+    holder=$(sed -n 's/.*holderIdentity: \\([^,]*\\),.*/\\1/p' <<<"$input"); time=$(sed -n 's/.*acquireTime: "\\([^"]*\\)".*/\\1/p' <<<"$input")
+    printf '%s %s' "$holder" "$time" >"$tmp"
+    # A hard link appears whole or not at all and fails if the lease exists: the API server's create.
+    ln "$tmp" "$lease" 2>/dev/null || { rm -f "$tmp"; echo "AlreadyExists" >&2; exit 1; }
+    rm -f "$tmp"; event "lock acquired" ;;
+  *" get lease "*) [[ -f $lease ]] || { echo NotFound >&2; exit 1; }; cat "$lease" ;;
+  *" delete lease "*) rm -f "$lease"; event "lock released" ;;
   *) echo "unexpected kubectl $*" >&2; exit 1 ;;
 esac`,
   crictl: `
@@ -177,9 +180,7 @@ describe("control-plane certificate renewal (five-server)", () => {
   test("a fresh lock held by another node is respected: no renewal, and the run gives up", () => {
     const box = sandbox();
     box.controlPlane(first, 20);
-    fs.mkdirSync(path.join(box.state, "lease"));
-    fs.writeFileSync(path.join(box.state, "lease", "holder"), second.name);
-    fs.writeFileSync(path.join(box.state, "lease", "time"), new Date().toISOString());
+    fs.writeFileSync(path.join(box.state, "lease"), `${second.name} ${new Date().toISOString()}`);
     const result = box.run(first, "renew-certs.sh", { KUBEADM_HA_WAIT_SECONDS: "2" });
     expect(result.code).not.toBe(0);
     expect(nodeLog(box.root(first))).toMatch(/gave up waiting for the renewal lock/);
@@ -190,9 +191,7 @@ describe("control-plane certificate renewal (five-server)", () => {
   test("a stale lock (older than an hour) is broken", () => {
     const box = sandbox();
     box.controlPlane(first, 20);
-    fs.mkdirSync(path.join(box.state, "lease"));
-    fs.writeFileSync(path.join(box.state, "lease", "holder"), second.name);
-    fs.writeFileSync(path.join(box.state, "lease", "time"), new Date(Date.now() - 2 * 3600_000).toISOString());
+    fs.writeFileSync(path.join(box.state, "lease"), `${second.name} ${new Date(Date.now() - 2 * 3600_000).toISOString()}`);
     expect(box.run(first, "renew-certs.sh").code).toBe(0);
     expect(nodeLog(box.root(first))).toMatch(new RegExp(`breaking the stale renewal lock of ${second.name}`));
     expect(box.events().map((event) => event.what)).toContain("certs renew all");

@@ -56,6 +56,8 @@ lock() {
   local h
   h="$(holder 2>/dev/null)" || return
   [[ ${h%% *} != "$NODE_NAME" ]] || return 0
+  # A lock is broken only on a readable acquire time (date -d "" would be today's midnight).
+  [[ ${h#* } == *T* ]] || return 1
   if (($(date +%s) - $(date -d "${h#* }" +%s) > CERT_LOCK_STALE_SECONDS)); then
     log "breaking the stale renewal lock of ${h%% *}"
     kubectl -n kube-system delete lease "$CERT_LOCK" >/dev/null 2>&1

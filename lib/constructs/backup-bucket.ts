@@ -33,9 +33,12 @@ export interface EtcdBackupBucketProps {
   readonly topology: Topology;
   /** The IAM role of the nodes that run etcd members; gets put and list rights under etcd/. */
   readonly holderRole: IamRole;
-  /** `aws_caller_identity.account_id` and `aws_partition.partition` (tokens). */
+  /** Its name, literal (ARNs are built from known parts, so the review bundle can show them). */
+  readonly holderRoleName: string;
+  /** `aws_caller_identity.account_id`, `aws_partition.partition` and `.dns_suffix` (tokens). */
   readonly accountId: string;
   readonly partition: string;
+  readonly dnsSuffix: string;
   /** IAM path of every node role; the bucket policy denies destructive actions to it. */
   readonly nodeRolePath: string;
   /**
@@ -78,15 +81,20 @@ export class EtcdBackupBucket extends Construct {
       throw new Error(`${this.node.path}: kmsDeletionWindowDays: ${deletionWindow}: expected a whole number of days from 7 to 30`);
     }
     const protect = { preventDestroy: true };
-    const viaS3 = [{ test: "StringEquals", variable: "kms:ViaService", values: [`s3.${spec.region}.amazonaws.com`] }];
+    const viaS3 = [{ test: "StringEquals", variable: "kms:ViaService", values: [`s3.${spec.region}.${props.dnsSuffix}`] }];
     const nodeRoles = `arn:${partition}:iam::${accountId}:role${props.nodeRolePath}*`;
+    const holderArn = `arn:${partition}:iam::${accountId}:role${props.nodeRolePath}${props.holderRoleName}`;
+    const bucketName = backupBucketName(stack, accountId, spec.region);
+    const bucketArn = `arn:${partition}:s3:::${bucketName}`;
 
     const keyPolicy = new DataAwsIamPolicyDocument(this, "key-policy", {
       statement: [
         {
+          // As for the node-secret keys: no node role may administer it (it could grant itself Decrypt).
           sid: "AccountAdministersKey",
           effect: "Allow",
           principals: [{ type: "AWS", identifiers: [`arn:${partition}:iam::${accountId}:root`] }],
+          condition: [{ test: "ArnNotLike", variable: "aws:PrincipalArn", values: [nodeRoles] }],
           actions: ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"],
           resources: ["*"],
         },
@@ -94,7 +102,7 @@ export class EtcdBackupBucket extends Construct {
           // Single-part uploads (put-object) need only a data key; the holders never decrypt.
           sid: "HoldersEncryptViaS3",
           effect: "Allow",
-          principals: [{ type: "AWS", identifiers: [props.holderRole.arn] }],
+          principals: [{ type: "AWS", identifiers: [holderArn] }],
           actions: ["kms:GenerateDataKey"],
           resources: ["*"],
           condition: viaS3,
@@ -116,11 +124,13 @@ export class EtcdBackupBucket extends Construct {
       policy: keyPolicy.json,
       tags: { Name: `${stack}-etcd-backups` },
       lifecycle: protect,
+      // The policy names the role by ARN, not by reference: it must exist before the policy is set.
+      dependsOn: [props.holderRole],
     });
     this.kmsAlias = new KmsAlias(this, "alias", { name: backupKmsAlias(stack), targetKeyId: this.kmsKey.keyId });
 
     this.bucket = new S3Bucket(this, "bucket", {
-      bucket: backupBucketName(stack, accountId, spec.region),
+      bucket: bucketName,
       tags: { Name: `${stack}-etcd-backups` },
       lifecycle: protect,
     });
@@ -153,7 +163,6 @@ export class EtcdBackupBucket extends Construct {
         { id: "expired-delete-markers", status: "Enabled", filter: [{ prefix: "" }], expiration: [{ expiredObjectDeleteMarker: true }] },
       ],
     });
-    const bucketArn = this.bucket.arn;
     const bucketPolicy = new DataAwsIamPolicyDocument(this, "bucket-policy-document", {
       statement: [
         {
@@ -164,8 +173,9 @@ export class EtcdBackupBucket extends Construct {
           resources: [bucketArn, `${bucketArn}/*`],
           condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
         },
-        // An upload without encryption headers gets the bucket's default (this key); one that names
-        // another algorithm or key is refused.
+        // An upload without encryption headers gets the bucket's default (this key). One that asks
+        // for another algorithm, or names any key (only the default is allowed, and its ARN is
+        // unknown until apply), is refused.
         {
           sid: "DenyOtherEncryption",
           effect: "Deny",
@@ -178,15 +188,12 @@ export class EtcdBackupBucket extends Construct {
           ],
         },
         {
-          sid: "DenyOtherKeys",
+          sid: "DenyNamedKeys",
           effect: "Deny",
           principals: [{ type: "*", identifiers: ["*"] }],
           actions: ["s3:PutObject"],
           resources: [`${bucketArn}/*`],
-          condition: [
-            { test: "Null", variable: "s3:x-amz-server-side-encryption-aws-kms-key-id", values: ["false"] },
-            { test: "StringNotEquals", variable: "s3:x-amz-server-side-encryption-aws-kms-key-id", values: [this.kmsKey.arn] },
-          ],
+          condition: [{ test: "Null", variable: "s3:x-amz-server-side-encryption-aws-kms-key-id", values: ["false"] }],
         },
         {
           sid: "DenyNodesDestructiveActions",
@@ -198,7 +205,7 @@ export class EtcdBackupBucket extends Construct {
         },
       ],
     });
-    new S3BucketPolicy(this, "policy", { bucket, policy: bucketPolicy.json });
+    new S3BucketPolicy(this, "policy", { bucket, policy: bucketPolicy.json, dependsOn: [this.bucket] });
 
     const holder = new DataAwsIamPolicyDocument(this, "holder-policy-document", {
       statement: [

@@ -7,7 +7,7 @@ import { Construct } from "constructs";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ClusterNetwork } from "./network";
 import { ClusterSecurityGroups, CniPort } from "./security-groups";
-import { NODE_ROLE_PATH, NodeIdentity } from "./node-iam";
+import { NODE_ROLE_PATH, NodeIdentity, roleName } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
 import { EtcdBackupBucket } from "./backup-bucket";
 
@@ -70,13 +70,16 @@ export class KubeadmHaCluster extends Construct {
 }
 
 function etcdBackups(scope: Construct, topology: Topology, identity: NodeIdentity): EtcdBackupBucket {
-  const holder = identity.roles[topology.etcd.topology === "external" ? "etcd" : "control-plane"];
+  const role = topology.etcd.topology === "external" ? "etcd" : "control-plane";
+  const holder = identity.roles[role];
   if (!holder) throw new Error(`${scope.node.path}: no IAM role for the etcd members`);
   return new EtcdBackupBucket(scope, "etcd-backups", {
     topology,
     holderRole: holder,
+    holderRoleName: roleName(topology.stack, role),
     accountId: identity.callerIdentity.accountId,
     partition: identity.partition.partition,
+    dnsSuffix: identity.partition.dnsSuffix,
     nodeRolePath: NODE_ROLE_PATH,
   });
 }
