@@ -93,7 +93,9 @@ function restorePlan(topology: Topology, bucket: string, now: Date, snapshotKey:
     lines.push(
       `#    on ${member.name} (${member.ip}):`,
       "mv /var/lib/etcd /var/lib/etcd.before-restore",
-      `restore-etcd.sh --snapshot snapshot.db --name ${member.name} --peer-url ${member.peerUrl} --initial-cluster ${initialCluster} --token ${token} --data-dir /var/lib/etcd`,
+      `restore-etcd.sh --snapshot snapshot.db --name ${member.name} --peer-url ${member.peerUrl} --initial-cluster ${initialCluster} --token ${token} --data-dir /var/lib/etcd` +
+        // Stacked: etcdutl exists only in kubeadm's etcd image, named in the manifest moved aside in step 3.
+        (stacked ? ` --etcd-image "$(sed -n 's/^ *image: *//p' /root/etcd.yaml)"` : ""),
     );
   }
   lines.push(

@@ -50,6 +50,21 @@ describeWithEtcd("etcd snapshot and restore of every member (real etcd)", () => 
   const workDir = mkdtempSync(join(tmpdir(), "kubeadm-ha-etcd-restore-"));
   const FAKE_BIN = join(workDir, "bin");
   installFakes(FAKE_BIN, { aws: FAKE_AWS });
+  // Stacked etcd: kubeadm's image holds etcdutl. This ctr checks the call and runs the image's
+  // command here, with etcd 3.4's etcdctl standing in for etcdutl.
+  const CTR_BIN = join(workDir, "ctr-bin");
+  installFakes(CTR_BIN, {
+    ctr: `echo "ctr $*" >>"$FAKE_CTR_LOG"
+[[ $1 == -n && $2 == k8s.io && $3 == run && $4 == --rm ]] || { echo "unexpected ctr $*" >&2; exit 1; }
+shift 4
+while [[ $1 == --mount ]]; do [[ $2 == type=bind,src=*,dst=*,options=rbind:* ]] || exit 1; shift 2; done
+[[ $1 == registry.k8s.io/etcd:* ]] || { echo "not the etcd image: $1" >&2; exit 1; }
+shift 2
+[[ $1 == etcdutl ]] || exit 1
+shift
+ETCDCTL_API=3 exec etcdctl "$@"`,
+  });
+  let savedSnapshot = "";
   const members = prepareLocalMembers(topology, plan, workDir);
   const processes = new EtcdProcesses();
   afterAll(async () => {
@@ -111,6 +126,7 @@ describeWithEtcd("etcd snapshot and restore of every member (real etcd)", () => 
     expect(uploaded[0]).toContain(`-${leaderRuns[0].member.name}.db`);
     expect(runs.filter((run) => /not the etcd leader/.test(run.output))).toHaveLength(members.length - 1);
     const snapshot = uploaded[0];
+    savedSnapshot = snapshot;
     await processes.killAll();
 
     const token = "kubeadm-ha-external-etcd-etcd-restore-1";
@@ -136,6 +152,26 @@ describeWithEtcd("etcd snapshot and restore of every member (real etcd)", () => 
     const memberList = await processes.etcdctl([`--endpoints=${all}`, "member", "list"], backupTls("etcd-1"), 5000);
     expect(memberList.stdout.trim().split("\n")).toHaveLength(3);
     for (const member of members) expect(existsSync(`${member.configPath.replace(/etcd\.conf\.yml$/, "data")}.before-restore`)).toBe(true);
+  });
+
+  test("stacked etcd (five-server): each control-plane member restored through kubeadm's etcd image", () => {
+    expect(savedSnapshot).not.toBe("");
+    const stacked = shippedTopology("five-server");
+    const ctrLog = join(workDir, "ctr.log");
+    const initialCluster = stacked.etcd.members.map((member) => `${member.name}=${member.peerUrl}`).join(",");
+    for (const member of stacked.etcd.members) {
+      const dataDir = join(workDir, "stacked", member.name, "var/lib/etcd");
+      const result = spawnSync("bash", [RESTORE_SCRIPT, "--snapshot", savedSnapshot, "--name", member.name, "--peer-url", member.peerUrl,
+        "--initial-cluster", initialCluster, "--token", "kubeadm-ha-five-server-etcd-restore-1", "--data-dir", dataDir,
+        "--etcd-image", "registry.k8s.io/etcd:3.6.5-0"], { encoding: "utf8", timeout: 30000, env: { ...process.env, PATH: `${CTR_BIN}:${process.env.PATH}`, FAKE_CTR_LOG: ctrLog } });
+      expect(`${result.stdout}${result.stderr}`).toMatch(new RegExp(`restored ${member.name} into`));
+      expect(result.status).toBe(0);
+      expect(existsSync(join(dataDir, "member", "snap", "db"))).toBe(true);
+    }
+    const calls = readFileSync(ctrLog, "utf8").trim().split("\n");
+    // Verify, then restore, per member; always the image's etcdutl.
+    expect(calls).toHaveLength(2 * stacked.etcd.members.length);
+    expect(calls.every((call) => / registry\.k8s\.io\/etcd:3\.6\.5-0 kubeadm-ha-restore-\d+-\d+ etcdutl snapshot (status|restore) /.test(call))).toBe(true);
   });
 
   test("a corrupt snapshot is refused before anything is written", () => {
