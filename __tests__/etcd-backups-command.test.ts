@@ -77,6 +77,13 @@ test("restore-plan: the newest snapshot, one restore per member with its own nam
   });
   expect(result.stdout).toMatch(/s3 cp s3:\/\/five-server-etcd-111122223333-eu-west-1\/etcd\/\S+-control-plane-1\.db snapshot\.db/);
   expect(result.stdout).toContain("mv /etc/kubernetes/manifests/etcd.yaml /root/etcd.yaml");
+  // Stacked: etcdutl from kubeadm's etcd image, as named in the manifest moved aside before.
+  for (const line of restores) expect(line).toMatch(/ --etcd-image "\$\(sed -n 's\/\^ \*image: \*\/\/p' \/root\/etcd\.yaml\)"$/);
+  const external = run(["external-etcd", "restore-plan", "--snapshot", "etcd/2027/01/31/x.db"], []);
+  expect(external.code).toBe(0);
+  expect(external.stdout).toContain("s3://external-etcd-etcd-111122223333-eu-west-1/etcd/2027/01/31/x.db");
+  expect(external.stdout).not.toContain("--etcd-image");
+  expect(external.stdout).toContain("systemctl stop etcd");
 });
 
 test("bad arguments: usage, exit 2", () => {
