@@ -35,7 +35,7 @@ describe("actionlint", () => {
     expect(workflowFiles).toEqual(["deploy.yml", "pull-request.yml"]);
     const run = actionlint(REPO_ROOT);
     expect([run.status, run.stdout]).toEqual([0, expect.stringContaining(`Checking ${workflowFiles.length} workflow file(s)`)]);
-  });
+  }, 120_000);
 
   test("negative control: a broken workflow is flagged and exits 1", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "actionlint-"));
@@ -54,7 +54,7 @@ describe("actionlint", () => {
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/broken\.yml:5:5 unexpected key "timeout" for "job" section/);
     expect(run.stdout).toMatch(/broken\.yml:7:\d+ "github\.event\.pull_request\.title" is potentially untrusted/);
-  });
+  }, 120_000);
 });
 
 describe("pins and permissions", () => {

@@ -9,7 +9,8 @@ import { Ipv4Cidr, mustParseCidr, overlaps, parseCidr, size } from "./cidr";
 import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
-import { ARM64_INSTANCE_TYPE } from "./ec2";
+import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
+import { partitionOfRegion } from "./partitions";
 
 export interface SpecIssue {
   readonly field: string;
@@ -80,9 +81,11 @@ export function validateSpec(file: string, name: string, text: string, options: 
     name,
     etcd: { ...input.etcd, members: input.etcd.members ?? (input.etcd.topology === "external" ? 3 : input.controlPlane.count) },
     network: { ...input.network, availabilityZones: zones },
+    nodes: { ...input.nodes, cpuCredits: input.nodes.cpuCredits ?? "standard" },
   };
   const rawEtcd = valueAt(raw, ["etcd"]) as { version?: unknown; instanceType?: unknown } | undefined;
   issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
+  issues.push(...securityIssues(spec, input.nodes.cpuCredits !== undefined));
   if (issues.length > 0) throw new SpecError(file, issues);
   const warnings = specWarnings(spec);
   const strict: StrictSource | undefined = spec.strict ? "spec" : options.strict ? "environment" : undefined;
@@ -242,13 +245,7 @@ function crossFieldIssues(
   }
 
   if (!spec.nodes.amiId) {
-    const instanceTypes: [string, string][] = [
-      ["controlPlane.instanceType", spec.controlPlane.instanceType],
-      ["workers.instanceType", spec.workers.instanceType],
-      ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
-      ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
-    ];
-    for (const [field, type] of instanceTypes) {
+    for (const [field, type] of instanceTypeFields(spec)) {
       if (ARM64_INSTANCE_TYPE.test(type)) {
         add(field, type, "an arm64 (Graviton) type, but the default Ubuntu image is amd64: pick an x86 type, or set nodes.amiId to an arm64 AMI");
       }
@@ -277,7 +274,7 @@ function crossFieldIssues(
  * What a warning is about. "ha" warnings name a way the cluster loses availability (quorum, a single
  * point of failure, slow failover); strict mode refuses them. The others are not about failures.
  */
-export type WarningCategory = "ha" | "workload" | "lifecycle";
+export type WarningCategory = "ha" | "workload" | "lifecycle" | "cost";
 
 /** A legal but fragile choice, tied to the spec field that makes it. */
 export interface SpecWarning extends SpecIssue {
@@ -297,6 +294,50 @@ export function strictFromEnvironment(value: string | undefined): boolean | stri
   if (value === undefined || value === "" || value === "0") return false;
   if (value === "1") return true;
   return `KUBEADM_HA_STRICT: ${JSON.stringify(value)}: expected 1 (every HA warning is an error) or 0`;
+}
+
+/** The instance type field of every role the spec creates nodes for. */
+function instanceTypeFields(spec: ClusterSpec): [string, string][] {
+  return [
+    ["controlPlane.instanceType", spec.controlPlane.instanceType],
+    ["workers.instanceType", spec.workers.instanceType],
+    ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
+    ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
+  ];
+}
+
+/** A key ARN (a key id, or an mrk- multi-Region key id); group 1 is the partition. */
+const KMS_KEY_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
+/** Partition, cost and Session Manager rules (docs/security.md). */
+function securityIssues(spec: ClusterSpec, cpuCreditsGiven: boolean): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const add = (field: string, value: unknown, message: string) => issues.push({ field, value, message });
+
+  const partition = partitionOfRegion(spec.region);
+  if (!partition) {
+    add("region", spec.region, "the ISO partitions are not supported (no published Ubuntu image owner, untested endpoints); use a region of the aws, aws-cn or aws-us-gov partition");
+  }
+
+  if (cpuCreditsGiven && !instanceTypeFields(spec).some(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type))) {
+    add("nodes.cpuCredits", spec.nodes.cpuCredits,
+      `only for burstable instance types (t2, t3, t3a, t4g), and no node is one (${instanceTypeFields(spec).map(([field, type]) => `${field} ${type}`).join(", ")})`);
+  }
+
+  const { kmsKeyArn, logging } = spec.sessionManager;
+  if (kmsKeyArn !== undefined) {
+    const match = KMS_KEY_ARN.exec(kmsKeyArn);
+    if (!match) {
+      add("sessionManager.kmsKeyArn", kmsKeyArn,
+        "expected a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (IAM grants key use by key ARN, not by alias)");
+    } else if (partition && match[1] !== partition.name) {
+      add("sessionManager.kmsKeyArn", kmsKeyArn, `the key is in partition ${match[1]}, but region ${spec.region} is in ${partition.name}`);
+    }
+  }
+  if (logging.s3KeyPrefix !== undefined && logging.s3Bucket === undefined) {
+    add("sessionManager.logging.s3KeyPrefix", logging.s3KeyPrefix, "only with sessionManager.logging.s3Bucket");
+  }
+  return issues;
 }
 
 /** Every warning a valid spec earns, with its category. Pure: the same spec always gives the same list. */
@@ -339,6 +380,13 @@ export function specWarnings(spec: ClusterSpec): SpecWarning[] {
   if (spec.workers.count === 0) {
     warn("workload", "workers.count", 0,
       "workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
+  }
+  if (spec.nodes.cpuCredits === "unlimited") {
+    const burstable = instanceTypeFields(spec).filter(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type)).map(([field]) => field);
+    warn("cost", "nodes.cpuCredits", "unlimited",
+      `nodes.cpuCredits: unlimited: burstable nodes (${burstable.join(", ")}) may run above their baseline for as long as load lasts, ` +
+        "and every surplus credit is billed: a busy cluster can cost far more than its instance prices. standard throttles to the baseline instead.",
+    );
   }
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
   if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
