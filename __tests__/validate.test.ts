@@ -288,6 +288,12 @@ describe("warning categories and strict mode", () => {
     );
   });
 
+  test("the unlimited CPU credits warning is a cost warning, which strict mode leaves alone", () => {
+    const warning = validateSpec("x.yaml", "xx", "nodes: {cpuCredits: unlimited}").specWarnings.find((w) => w.field === "nodes.cpuCredits");
+    expect(warning).toMatchObject({ category: "cost", value: "unlimited" });
+    expect(errorsOf("strict: true\nnodes: {cpuCredits: unlimited}\n").join("\n")).not.toMatch(/cpuCredits/);
+  });
+
   test("strict must be a boolean", () => {
     expectError('strict: "yes"\n', 'strict: "yes": expected a boolean');
   });
