@@ -20,6 +20,11 @@ export interface SynthOptions {
   readonly clustersDir: string;
   /** cdktf output folder; the CLI passes CDKTF_OUTDIR. */
   readonly outdir?: string;
+  /**
+   * Refuse every spec with an HA warning, as if each set `strict: true` (KUBEADM_HA_STRICT=1).
+   * @default false: only specs with `strict: true` are strict
+   */
+  readonly strict?: boolean;
 }
 
 export interface SynthResult {
@@ -54,7 +59,7 @@ function backendOf(spec: ClusterSpec): ClusterBackend {
 }
 
 export function synthesizeClusters(options: SynthOptions): SynthResult {
-  const specs = loadClusterSpecs(options.clustersDir);
+  const specs = loadClusterSpecs(options.clustersDir, { strict: options.strict });
   const clusters = specs.map((loaded) => renderCluster(buildTopology(loaded.spec, loaded.warnings)));
 
   // cdktf creates only the last level of its output folder.

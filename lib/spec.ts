@@ -143,6 +143,8 @@ export const clusterSpecSchema = z
       })
       .prefault({}),
     tags: z.record(z.string(), z.string()).default({}).describe("Tags added to every AWS resource."),
+    strict: z.boolean().default(false)
+      .describe("Refuse to synthesize while any HA warning stands (also for every spec: KUBEADM_HA_STRICT=1)."),
   })
   .describe("kubeadm-ha cluster spec");
 

@@ -1,6 +1,6 @@
 /** Cross-field rules of the spec's `backups` section (lib/backups.ts has the formats). */
 import type { ClusterSpec } from "./spec";
-import type { SpecIssue } from "./validate";
+import type { SpecIssue, SpecWarning } from "./validate";
 import {
   backupTimer,
   longestBackupBucketName,
@@ -62,8 +62,17 @@ export function backupIssues(spec: ClusterSpec): SpecIssue[] {
   return issues;
 }
 
-export function backupWarnings(spec: ClusterSpec): string[] {
+/**
+ * Without backups a lost quorum cannot be recovered: an HA warning, so strict mode refuses it
+ * (docs/review.md).
+ */
+export function backupWarnings(spec: ClusterSpec): SpecWarning[] {
   return spec.backups.enabled
     ? []
-    : ["backups: etcd backups are disabled: a lost etcd quorum (or a bad write) cannot be undone; the cluster must be rebuilt."];
+    : [{
+        category: "ha",
+        field: "backups.enabled",
+        value: false,
+        message: "backups: etcd backups are disabled: a lost etcd quorum (or a bad write) cannot be undone; the cluster must be rebuilt.",
+      }];
 }
