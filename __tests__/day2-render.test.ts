@@ -112,6 +112,11 @@ describe("backups validation", () => {
   test("retentionDays is a whole number of days from 1", () => {
     expect(errors("backups: {retentionDays: 0}\n")).toMatch(/backups\.retentionDays: 0: expected at least 1/);
   });
+  test("disabled backups are an HA warning: strict mode refuses them", () => {
+    const { warnings } = validateSpec("bk.yaml", "bk", "backups: {enabled: false}\n");
+    expect(warnings.some((warning) => String(warning).startsWith("backups: etcd backups are disabled"))).toBe(true);
+    expect(errors("strict: true\nloadBalancer: {kind: haproxy}\nbackups: {enabled: false}\n")).toMatch(/bk\.yaml: backups\.enabled: false: HA warning refused by strict mode/);
+  });
   test("a stack name too long for the bucket name is refused with the limit", () => {
     const name = "a-stack-name-of-32-characters-xy";
     expect(errors("region: ap-southeast-2\n", name)).toMatch(/backups\.enabled: true: the backup bucket ".*" would be 65 characters; S3 allows 63: use a stack name of at most 30 characters/);
