@@ -6,7 +6,6 @@ import * as path from "path";
 import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
 import { analyzeFailures } from "./failure-analysis";
-import { leaderElectionReport } from "./leader-election";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];
@@ -25,7 +24,7 @@ export function topologySummary(topology: Topology) {
     controlPlaneEndpoint: topology.controlPlaneEndpoint,
     loadBalancer: {
       kind: spec.loadBalancer.kind,
-      address: topology.loadBalancer.privateIp,
+      address: topology.controlPlaneEndpointHost,
       port: API_SERVER_PORT,
       backends: [...topology.apiServerBackends],
     },
@@ -46,7 +45,7 @@ export function topologySummary(topology: Topology) {
       leaseDuration: spec.leaderElection.leaseDuration,
       renewDeadline: spec.leaderElection.renewDeadline,
       retryPeriod: spec.leaderElection.retryPeriod,
-      worstCaseTakeoverSeconds: leaderElectionReport(spec.leaderElection).worstCaseTakeoverSeconds,
+      worstCaseTakeoverSeconds: topology.leaderElection.worstCaseTakeoverSeconds,
     },
     warnings: [...topology.warnings],
   };
@@ -73,7 +72,7 @@ export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<str
 
 function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): string {
   const { spec } = topology;
-  const election = leaderElectionReport(spec.leaderElection);
+  const election = topology.leaderElection;
   const lines = [
     `# ${topology.stack}`,
     "",

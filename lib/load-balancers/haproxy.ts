@@ -6,7 +6,9 @@
  * The config must load unchanged on the local HAProxy 2.6 (tests) and Ubuntu 24.04's 2.8 (nodes),
  * and pass `haproxy -c -dW` (warnings are fatal), so it sticks to directives both versions share.
  */
-import { API_SERVER_PORT, Topology } from "../topology";
+import type { Topology } from "../topology";
+import { API_SERVER_PORT } from "../ports";
+import { loadBalancerNodeFailure, loadBalancerNodeZone, NodeLoadBalancerKind, SINGLE_INSTANCE_WARNING } from "./module";
 
 /** Health-check and timeout budget; every value lands in the config and in its header comment. */
 export const HAPROXY_FAILOVER_TUNING = {
@@ -69,6 +71,7 @@ const CONNECTIONS_PER_NODE = 16;
 /** Floor for small clusters; HAProxy needs about 2 file descriptors per connection, 4096 fits any usual limit. */
 const MIN_MAXCONN = 4096;
 
+export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 export const HAPROXY_BACKEND_NAME = "kube-apiserver";
 /** Where the Ubuntu package's systemd unit and `socat` users expect the runtime API. */
 export const HAPROXY_STATS_SOCKET = "/run/haproxy/admin.sock";
@@ -145,3 +148,23 @@ function ms(value: number): string {
   if (value % 1000 === 0) return `${value / 1000}s`;
   return `${value}ms`;
 }
+
+export const haproxy: NodeLoadBalancerKind<"haproxy"> = {
+  kind: "haproxy",
+  displayName: "HAProxy",
+  runsOnNode: true,
+  configPath: HAPROXY_CONFIG_PATH,
+  renderFiles: (topology) => [{ path: HAPROXY_CONFIG_PATH, content: renderHaproxyConfig(topology), permissions: "0644" }],
+  packages: ["haproxy"],
+  configCheck: ["haproxy", "-c", "-q", "-f"],
+  service: "haproxy",
+  warnings: () => [SINGLE_INSTANCE_WARNING],
+  failureCase: loadBalancerNodeFailure,
+  lostWithZone: loadBalancerNodeZone,
+  failover: {
+    worstCaseSeconds: haproxyWorstCaseMarkDownMs() / 1000,
+    explanation:
+      `active HTTPS /readyz checks every ${ms(HAPROXY_FAILOVER_TUNING.checkIntervalMs)}, ${HAPROXY_FAILOVER_TUNING.fall} failures to mark a master DOWN ` +
+      "(inter + fall x longest failed check + (fall - 1) x fastinter); new connections a dead master refuses or ignores are retried on another one meanwhile",
+  },
+};

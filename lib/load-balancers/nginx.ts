@@ -6,7 +6,9 @@
  * Valid for the local NGINX 1.22 (tests) and Ubuntu 24.04's 1.24 (nodes); both ship the stream
  * module as a dynamic module (Ubuntu: package libnginx-mod-stream).
  */
-import { API_SERVER_PORT, Topology } from "../topology";
+import type { Topology } from "../topology";
+import { API_SERVER_PORT } from "../ports";
+import { loadBalancerNodeFailure, loadBalancerNodeZone, NodeLoadBalancerKind, SINGLE_INSTANCE_WARNING } from "./module";
 
 export const NGINX_FAILOVER_TUNING = {
   /**
@@ -27,6 +29,7 @@ export const NGINX_FAILOVER_TUNING = {
   sessionIdleTimeoutMs: 3_600_000,
 } as const;
 
+export const NGINX_CONFIG_PATH = "/etc/nginx/nginx.conf";
 export const NGINX_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 export const NGINX_UPSTREAM_NAME = "kube_apiserver";
 
@@ -109,3 +112,30 @@ function seconds(value: number): string {
   if (value % 1000 === 0) return `${value / 1000}s`;
   return `${value}ms`;
 }
+
+export const nginx: NodeLoadBalancerKind<"nginx"> = {
+  kind: "nginx",
+  displayName: "NGINX",
+  runsOnNode: true,
+  configPath: NGINX_CONFIG_PATH,
+  renderFiles: (topology) => [{ path: NGINX_CONFIG_PATH, content: renderNginxConfig(topology), permissions: "0644" }],
+  // Ubuntu ships the stream module (TCP proxying) as a separate dynamic-module package.
+  packages: ["nginx", "libnginx-mod-stream"],
+  configCheck: ["nginx", "-t", "-q", "-c"],
+  service: "nginx",
+  warnings: () => [
+    SINGLE_INSTANCE_WARNING,
+    "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
+      "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
+      "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
+  ],
+  failureCase: loadBalancerNodeFailure,
+  lostWithZone: loadBalancerNodeZone,
+  failover: {
+    // A frozen master (accepts TCP, never answers) is never detected.
+    worstCaseSeconds: undefined,
+    explanation:
+      `no active checks: a refused or unanswered connection (proxy_connect_timeout ${seconds(NGINX_FAILOVER_TUNING.connectTimeoutMs)}) ` +
+      `skips a master for fail_timeout ${seconds(NGINX_FAILOVER_TUNING.failTimeoutMs)} and passes the client on; a frozen master is never taken out`,
+  },
+};
