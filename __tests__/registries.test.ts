@@ -36,6 +36,10 @@ describe("load-balancer kinds", () => {
     expect(env.LB_CONFIG).toBe(module.configPath);
     expect(module.packages.length).toBeGreaterThan(0);
     expect(module.configCheck[0]).toBe(module.service);
+    for (const word of [...module.packages, ...module.configCheck, module.service]) expect(word).toMatch(/^\S+$/);
+    expect(env.LB_PACKAGES).toBe(module.packages.join(" "));
+    expect(env.LB_CONFIG_CHECK).toBe(module.configCheck.join(" "));
+    expect(env.LB_SERVICE).toBe(module.service);
   });
 
   test.each([...LOAD_BALANCER_KINDS])("%s: warnings come from the module, and its failure case is in the analysis", (kind) => {

@@ -46,7 +46,7 @@ export interface NodeLoadBalancerKind<K extends LoadBalancerKind = LoadBalancerK
   renderFiles(topology: Topology): NodeFile[];
   /** Debian packages to install. */
   readonly packages: readonly string[];
-  /** Command that validates the configuration file, whose path is appended. */
+  /** Command that validates the configuration file, whose path is appended; words without spaces (cluster.env splits on them). */
   readonly configCheck: readonly string[];
   /** The systemd unit that serves the endpoint. */
   readonly service: string;

@@ -26,7 +26,15 @@ type EnvPairs = [string, string][];
 const ROLE_ENV: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode) => EnvPairs>> = {
   "load-balancer": (topology, node) => {
     const lb = nodeLoadBalancerKind(topology);
-    return [...commonEnv(topology, node), ["LB_KIND", lb.kind], ["LB_CONFIG", lb.configPath]];
+    return [
+      ...commonEnv(topology, node),
+      ["LB_KIND", lb.kind],
+      ["LB_CONFIG", lb.configPath],
+      // What templates/load-balancer.sh installs, runs to validate LB_CONFIG, and starts.
+      ["LB_PACKAGES", lb.packages.join(" ")],
+      ["LB_CONFIG_CHECK", lb.configCheck.join(" ")],
+      ["LB_SERVICE", lb.service],
+    ];
   },
   etcd: (topology, node) => [
     ...commonEnv(topology, node),
