@@ -1,8 +1,7 @@
 /** The load-balancer kind registry and the role profile table: complete, consistent, and what the pipeline reads. */
 import * as fs from "fs";
 import * as path from "path";
-import { LOAD_BALANCER_KINDS } from "../lib/load-balancers/kinds";
-import { LOAD_BALANCERS } from "../lib/load-balancers/registry";
+import { LOAD_BALANCER_KINDS, LOAD_BALANCERS } from "../lib/load-balancers/registry";
 import { PROVISIONING_ORDER, provisionedRoles, ROLE_PROFILES } from "../lib/roles";
 import type { NodeRole } from "../lib/roles";
 import { clusterSpecJsonSchema } from "../lib/spec";

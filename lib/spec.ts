@@ -4,7 +4,7 @@
  * Strict objects make unknown keys (typos) an error.
  */
 import { z } from "zod";
-import { LOAD_BALANCER_KINDS } from "./load-balancers/kinds";
+import { LOAD_BALANCER_KINDS } from "./load-balancers/registry";
 
 export const DEFAULT_KUBERNETES_VERSION = "1.35.0";
 export const DEFAULT_ETCD_VERSION = "3.6.4";

@@ -1,13 +1,11 @@
 /**
- * What a load-balancer kind provides. The registry (./registry.ts) holds one module per kind in a
- * Record<LoadBalancerKind, LoadBalancerKindModule>, so the compiler lists everything a new kind
- * must supply: where it runs, its files, how the boot script installs and checks it, its
+ * What a load-balancer kind provides. The registry (./registry.ts) holds one module per kind,
+ * typed against this interface, so the compiler lists everything a new kind must supply: where it runs, its files, how the boot script installs and checks it, its
  * warnings, what its failure means and how fast it drops a dead API server.
  */
 import type { NodeFile } from "../node-file";
 import type { ClusterSpec } from "../spec";
 import type { Topology } from "../topology";
-import type { LoadBalancerKind } from "./kinds";
 
 /** How quickly the kind stops sending new connections to an API server that died. */
 export interface FailoverFigure {
@@ -24,7 +22,7 @@ export interface LoadBalancerFailure {
   readonly why: string;
 }
 
-interface LoadBalancerKindBase<K extends LoadBalancerKind> {
+interface LoadBalancerKindBase<K extends string> {
   readonly kind: K;
   /** Product name, e.g. "HAProxy". */
   readonly displayName: string;
@@ -38,7 +36,7 @@ interface LoadBalancerKindBase<K extends LoadBalancerKind> {
 }
 
 /** A proxy on a node of the load-balancer role, installed and started by templates/load-balancer.sh. */
-export interface NodeLoadBalancerKind<K extends LoadBalancerKind = LoadBalancerKind> extends LoadBalancerKindBase<K> {
+export interface NodeLoadBalancerKind<K extends string = string> extends LoadBalancerKindBase<K> {
   readonly runsOnNode: true;
   /** The configuration file the proxy reads; renderFiles includes it. */
   readonly configPath: string;
@@ -53,11 +51,11 @@ export interface NodeLoadBalancerKind<K extends LoadBalancerKind = LoadBalancerK
 }
 
 /** A load balancer AWS runs: no node, no boot script; its construct lives in lib/constructs/. */
-export interface ManagedLoadBalancerKind<K extends LoadBalancerKind = LoadBalancerKind> extends LoadBalancerKindBase<K> {
+export interface ManagedLoadBalancerKind<K extends string = string> extends LoadBalancerKindBase<K> {
   readonly runsOnNode: false;
 }
 
-export type LoadBalancerKindModule<K extends LoadBalancerKind = LoadBalancerKind> = NodeLoadBalancerKind<K> | ManagedLoadBalancerKind<K>;
+export type LoadBalancerKindModule<K extends string = string> = NodeLoadBalancerKind<K> | ManagedLoadBalancerKind<K>;
 
 /** The warning every single-instance kind carries. */
 export const SINGLE_INSTANCE_WARNING =

@@ -1,22 +1,25 @@
 /**
- * Every load-balancer kind, by the name the spec uses. A Record over LoadBalancerKind: a kind
- * listed in ./kinds.ts without a module here, or a module missing a field, fails type checking.
+ * Every load-balancer kind, by the name the spec uses: the spec's enum, the schema and every
+ * lookup come from this one table. An entry must be a complete LoadBalancerKindModule whose
+ * `kind` is its key, or type checking fails. A new kind is its module plus its line here.
  */
 import type { Topology } from "../topology";
 import type { NodeFile } from "../node-file";
-import type { LoadBalancerKind } from "./kinds";
 import type { LoadBalancerKindModule, NodeLoadBalancerKind } from "./module";
 import { haproxy } from "./haproxy";
 import { nginx } from "./nginx";
 
-export type { LoadBalancerKind } from "./kinds";
 export { HAPROXY_CONFIG_PATH } from "./haproxy";
 export { NGINX_CONFIG_PATH } from "./nginx";
 
-export const LOAD_BALANCERS: { readonly [K in LoadBalancerKind]: LoadBalancerKindModule<K> } = {
-  haproxy,
-  nginx,
-};
+const MODULES = { haproxy, nginx };
+
+export type LoadBalancerKind = keyof typeof MODULES;
+
+export const LOAD_BALANCERS: { readonly [K in LoadBalancerKind]: (typeof MODULES)[K] & LoadBalancerKindModule<K> } = MODULES;
+
+/** The spec's accepted values, in registry order. */
+export const LOAD_BALANCER_KINDS = Object.keys(LOAD_BALANCERS) as [LoadBalancerKind, ...LoadBalancerKind[]];
 
 export function loadBalancerKind(kind: LoadBalancerKind): LoadBalancerKindModule {
   return LOAD_BALANCERS[kind];
