@@ -79,6 +79,8 @@ export function validateSpec(file: string, name: string, text: string): Validate
   };
   const rawEtcd = valueAt(raw, ["etcd"]) as { version?: unknown; instanceType?: unknown } | undefined;
   issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
+  const rawLoadBalancer = valueAt(raw, ["loadBalancer"]) as { instanceType?: unknown } | undefined;
+  issues.push(...loadBalancerKind(spec.loadBalancer.kind).specIssues(spec, { instanceType: rawLoadBalancer?.instanceType }));
   if (issues.length > 0) throw new SpecError(file, issues);
   return { spec, warnings: warningsFor(spec) };
 }
@@ -235,7 +237,7 @@ function crossFieldIssues(
     const instanceTypes: [string, string][] = [
       ["controlPlane.instanceType", spec.controlPlane.instanceType],
       ["workers.instanceType", spec.workers.instanceType],
-      ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
+      ...(loadBalancerKind(spec.loadBalancer.kind).runsOnNode ? [["loadBalancer.instanceType", spec.loadBalancer.instanceType] as [string, string]] : []),
       ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
     ];
     for (const [field, type] of instanceTypes) {

@@ -5,7 +5,22 @@
  */
 import type { NodeFile } from "../node-file";
 import type { ClusterSpec } from "../spec";
-import type { Topology } from "../topology";
+import type { ClusterNode, Topology } from "../topology";
+import type { SpecIssue } from "../validate";
+
+/** loadBalancer fields as written in the spec file (undefined: left to the default). */
+export interface ExplicitLoadBalancerFields {
+  readonly instanceType?: unknown;
+}
+
+/**
+ * The readiness check every kind's health check uses. etcd is left out of the per-target decision:
+ * every API server shares the one etcd cluster, so an etcd hiccup would fail all of them at once
+ * and take the whole endpoint down, while an API server with a broken etcd connection of its own
+ * still fails its other checks. `etcd` and `etcd-readiness` are kube-apiserver's two etcd checks
+ * (the second exists from 1.30; excluding an unknown check is not an error).
+ */
+export const API_READINESS_CHECK_PATH = "/readyz?exclude=etcd&exclude=etcd-readiness";
 
 /** How quickly the kind stops sending new connections to an API server that died. */
 export interface FailoverFigure {
@@ -26,6 +41,10 @@ interface LoadBalancerKindBase<K extends string> {
   readonly kind: K;
   /** Product name, e.g. "HAProxy". */
   readonly displayName: string;
+  /** The host of controlPlaneEndpoint, which the API server certificate names too. */
+  endpointHost(context: { readonly stack: string; readonly node: ClusterNode | undefined }): string;
+  /** Cross-field errors of the spec for this kind; `explicit` holds the loadBalancer fields the file sets. */
+  specIssues(spec: ClusterSpec, explicit: ExplicitLoadBalancerFields): SpecIssue[];
   /** Validation warnings about this kind for a legal spec (shown at synth and in REVIEW.md). */
   warnings(spec: ClusterSpec): string[];
   /** What losing the load balancer does, for the failure analysis. */
@@ -69,6 +88,20 @@ export function loadBalancerNodeFailure(): LoadBalancerFailure {
     survives: false,
     why: "the API endpoint is gone: running pods keep serving, but kubectl, kubelets and controllers cannot reach the API until it is replaced",
   };
+}
+
+/** Where a single-instance kind's endpoint is: its node's private IP. */
+export function loadBalancerNodeAddress(context: { readonly stack: string; readonly node: ClusterNode | undefined }): string {
+  if (!context.node) throw new Error(`load balancer: stack ${context.stack} has no load-balancer node`);
+  return context.node.privateIp;
+}
+
+/** A single-instance kind takes no fields beyond kind and instanceType. */
+export function nodeKindSpecIssues(spec: ClusterSpec): SpecIssue[] {
+  const cidrs = spec.loadBalancer.publicAccessCidrs;
+  return cidrs === undefined
+    ? []
+    : [{ field: "loadBalancer.publicAccessCidrs", value: cidrs, message: "only for loadBalancer.kind nlb; reach a haproxy or nginx endpoint through Session Manager or a VPN" }];
 }
 
 /** Losing the zone of the one load-balancer node. */

@@ -8,7 +8,14 @@
  */
 import type { Topology } from "../topology";
 import { API_SERVER_PORT } from "../ports";
-import { loadBalancerNodeFailure, loadBalancerNodeZone, NodeLoadBalancerKind, SINGLE_INSTANCE_WARNING } from "./module";
+import {
+  loadBalancerNodeAddress,
+  loadBalancerNodeFailure,
+  loadBalancerNodeZone,
+  nodeKindSpecIssues,
+  NodeLoadBalancerKind,
+  SINGLE_INSTANCE_WARNING,
+} from "./module";
 
 export const NGINX_FAILOVER_TUNING = {
   /**
@@ -117,6 +124,8 @@ export const nginx: NodeLoadBalancerKind<"nginx"> = {
   kind: "nginx",
   displayName: "NGINX",
   runsOnNode: true,
+  endpointHost: loadBalancerNodeAddress,
+  specIssues: nodeKindSpecIssues,
   configPath: NGINX_CONFIG_PATH,
   renderFiles: (topology) => [{ path: NGINX_CONFIG_PATH, content: renderNginxConfig(topology), permissions: "0644" }],
   // Ubuntu ships the stream module (TCP proxying) as a separate dynamic-module package.
