@@ -9,7 +9,8 @@ import { Ipv4Cidr, mustParseCidr, overlaps, parseCidr, size } from "./cidr";
 import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
-import { ARM64_INSTANCE_TYPE } from "./ec2";
+import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
+import { partitionOfRegion } from "./partitions";
 import { loadBalancerKind } from "./load-balancers/registry";
 
 export interface SpecIssue {
@@ -76,11 +77,13 @@ export function validateSpec(file: string, name: string, text: string): Validate
     name,
     etcd: { ...input.etcd, members: input.etcd.members ?? (input.etcd.topology === "external" ? 3 : input.controlPlane.count) },
     network: { ...input.network, availabilityZones: zones },
+    nodes: { ...input.nodes, cpuCredits: input.nodes.cpuCredits ?? "standard" },
   };
   const rawEtcd = valueAt(raw, ["etcd"]) as { version?: unknown; instanceType?: unknown } | undefined;
   issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
   const rawLoadBalancer = valueAt(raw, ["loadBalancer"]) as { instanceType?: unknown } | undefined;
   issues.push(...loadBalancerKind(spec.loadBalancer.kind).specIssues(spec, { instanceType: rawLoadBalancer?.instanceType }));
+  issues.push(...securityIssues(spec, input.nodes.cpuCredits !== undefined));
   if (issues.length > 0) throw new SpecError(file, issues);
   return { spec, warnings: warningsFor(spec) };
 }
@@ -234,13 +237,7 @@ function crossFieldIssues(
   }
 
   if (!spec.nodes.amiId) {
-    const instanceTypes: [string, string][] = [
-      ["controlPlane.instanceType", spec.controlPlane.instanceType],
-      ["workers.instanceType", spec.workers.instanceType],
-      ...(loadBalancerKind(spec.loadBalancer.kind).runsOnNode ? [["loadBalancer.instanceType", spec.loadBalancer.instanceType] as [string, string]] : []),
-      ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
-    ];
-    for (const [field, type] of instanceTypes) {
+    for (const [field, type] of instanceTypeFields(spec)) {
       if (ARM64_INSTANCE_TYPE.test(type)) {
         add(field, type, "an arm64 (Graviton) type, but the default Ubuntu image is amd64: pick an x86 type, or set nodes.amiId to an arm64 AMI");
       }
@@ -261,6 +258,51 @@ function crossFieldIssues(
   if (renewDeadline && retryPeriod && renewDeadline <= 1.2 * retryPeriod) {
     add("leaderElection.retryPeriod", spec.leaderElection.retryPeriod,
       `renewDeadline (${spec.leaderElection.renewDeadline}) must exceed 1.2 x retryPeriod (client-go's jitter factor)`);
+  }
+  return issues;
+}
+
+/** The instance type field of every role the spec creates nodes for. */
+function instanceTypeFields(spec: ClusterSpec): [string, string][] {
+  return [
+    ["controlPlane.instanceType", spec.controlPlane.instanceType],
+    ["workers.instanceType", spec.workers.instanceType],
+    // Only kinds that run on an instance have one (an nlb's instanceType is an error of its own).
+    ...(loadBalancerKind(spec.loadBalancer.kind).runsOnNode ? [["loadBalancer.instanceType", spec.loadBalancer.instanceType] as [string, string]] : []),
+    ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
+  ];
+}
+
+/** A key ARN (a key id, or an mrk- multi-Region key id); group 1 is the partition. */
+const KMS_KEY_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
+/** Partition, cost and Session Manager rules (docs/security.md). */
+function securityIssues(spec: ClusterSpec, cpuCreditsGiven: boolean): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const add = (field: string, value: unknown, message: string) => issues.push({ field, value, message });
+
+  const partition = partitionOfRegion(spec.region);
+  if (!partition) {
+    add("region", spec.region, "the ISO partitions are not supported (no published Ubuntu image owner, untested endpoints); use a region of the aws, aws-cn or aws-us-gov partition");
+  }
+
+  if (cpuCreditsGiven && !instanceTypeFields(spec).some(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type))) {
+    add("nodes.cpuCredits", spec.nodes.cpuCredits,
+      `only for burstable instance types (t2, t3, t3a, t4g), and no node is one (${instanceTypeFields(spec).map(([field, type]) => `${field} ${type}`).join(", ")})`);
+  }
+
+  const { kmsKeyArn, logging } = spec.sessionManager;
+  if (kmsKeyArn !== undefined) {
+    const match = KMS_KEY_ARN.exec(kmsKeyArn);
+    if (!match) {
+      add("sessionManager.kmsKeyArn", kmsKeyArn,
+        "expected a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (IAM grants key use by key ARN, not by alias)");
+    } else if (partition && match[1] !== partition.name) {
+      add("sessionManager.kmsKeyArn", kmsKeyArn, `the key is in partition ${match[1]}, but region ${spec.region} is in ${partition.name}`);
+    }
+  }
+  if (logging.s3KeyPrefix !== undefined && logging.s3Bucket === undefined) {
+    add("sessionManager.logging.s3KeyPrefix", logging.s3KeyPrefix, "only with sessionManager.logging.s3Bucket");
   }
   return issues;
 }
@@ -287,6 +329,13 @@ function warningsFor(spec: ClusterSpec): string[] {
   warnings.push(...loadBalancerKind(spec.loadBalancer.kind).warnings(spec));
   if (spec.workers.count === 0) {
     warnings.push("workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
+  }
+  if (spec.nodes.cpuCredits === "unlimited") {
+    const burstable = instanceTypeFields(spec).filter(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type)).map(([field]) => field);
+    warnings.push(
+      `nodes.cpuCredits: unlimited: burstable nodes (${burstable.join(", ")}) may run above their baseline for as long as load lasts, ` +
+        "and every surplus credit is billed: a busy cluster can cost far more than its instance prices. standard throttles to the baseline instead.",
+    );
   }
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
   if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
