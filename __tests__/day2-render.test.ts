@@ -28,7 +28,7 @@ describe("which nodes get the day-2 timers", () => {
       expect(dropIn.path).toBe("/etc/systemd/system/kubelet.service.d/kubeadm-ha-day2.conf");
       expect(dropIn.content).toBe("[Unit]\nWants=kubeadm-ha-etcd-backup.timer kubeadm-ha-cert-renewal.timer\n");
     }
-    for (const node of [...topology.workers, topology.loadBalancer]) expect(day2Files(topology, node)).toEqual([]);
+    for (const node of topology.nodes.filter((each) => each.role === "worker" || each.role === "load-balancer")) expect(day2Files(topology, node)).toEqual([]);
   });
 
   test("external etcd: the etcd nodes back up and renew their own certificates; control-plane nodes renew, and take the etcd client certificate", () => {

@@ -5,7 +5,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { gunzipSync } from "zlib";
-import { escapeTerraformTemplate } from "../lib/constructs/cluster-nodes";
+import { escapeTerraformTemplate } from "../lib/terraform-escape";
 import * as os from "os";
 import * as path from "path";
 import { synthesizeClusters } from "../lib/app";
