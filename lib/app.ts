@@ -11,6 +11,7 @@ import { renderNodeFiles } from "./render/node-files";
 import { renderUserData } from "./render/user-data";
 import { cniPorts } from "./render/cni";
 import { renderReviewBundle, RenderedNode } from "./review";
+import { securityRulesOf } from "./security-rules";
 import { ClusterBackend, ClusterStack } from "./cluster-stack";
 import { escapeTerraformTemplate } from "./constructs/cluster-nodes";
 import type { ClusterSpec } from "./spec";
@@ -80,7 +81,9 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
     const asSynthesized = new Map(
       [...nodes].map(([name, node]) => [name, { ...node, userData: escapeTerraformTemplate(node.userData) }]),
     );
-    for (const [relative, content] of renderReviewBundle(topology, asSynthesized)) {
+    // The review draws the security-group rules exactly as synthesized.
+    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
+    for (const [relative, content] of renderReviewBundle(topology, asSynthesized, securityRulesOf(stackJson))) {
       bundle.set(path.join(topology.stack, relative), content);
     }
   }

@@ -7,6 +7,8 @@ import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
 import { analyzeFailures } from "./failure-analysis";
 import { leaderElectionReport } from "./leader-election";
+import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
+import type { SecurityRule } from "./security-rules";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];
@@ -52,7 +54,15 @@ export function topologySummary(topology: Topology) {
   };
 }
 
-export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): Map<string, string> {
+/**
+ * @param securityRules the stack's security-group rules as synthesized (lib/security-rules.ts);
+ * REVIEW.md draws the traffic between groups from them.
+ */
+export function renderReviewBundle(
+  topology: Topology,
+  rendered: ReadonlyMap<string, RenderedNode>,
+  securityRules: readonly SecurityRule[] = [],
+): Map<string, string> {
   const bundle = new Map<string, string>();
   bundle.set("topology.json", `${JSON.stringify(topologySummary(topology), null, 2)}\n`);
   for (const node of topology.nodes) {
@@ -67,11 +77,11 @@ export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<str
     }
     bundle.set(`files/${node.name}/${USER_DATA_FILE}`, output.userData);
   }
-  bundle.set("REVIEW.md", renderReviewPage(topology, rendered));
+  bundle.set("REVIEW.md", renderReviewPage(topology, rendered, securityRules));
   return bundle;
 }
 
-function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): string {
+function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>, securityRules: readonly SecurityRule[]): string {
   const { spec } = topology;
   const election = leaderElectionReport(spec.leaderElection);
   const lines = [
@@ -91,6 +101,24 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
       return `| ${node.name} | ${node.role} | ${node.privateIp} | ${node.availabilityZone} | ${node.instanceType} | ${files} |`;
     }),
     "",
+    "## Diagram",
+    "",
+    "Where the nodes run (zones, roles, the load balancer's backends, etcd members):",
+    "",
+    "```mermaid",
+    renderPlacementDiagram(topology),
+    "```",
+    "",
+    ...(securityRules.length > 0
+      ? [
+          "Traffic the security groups allow (arrow: who may open a connection to whom; from the stack's rules):",
+          "",
+          "```mermaid",
+          renderTrafficDiagram(securityRules),
+          "```",
+          "",
+        ]
+      : []),
     "## What this cluster survives",
     "",
     "| failure | survives | why |",
