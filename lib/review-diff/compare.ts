@@ -21,7 +21,7 @@ export interface NodeChange {
 export interface FileDiff {
   /** The file's name on the node (its review name). */
   readonly file: string;
-  /** Nodes with exactly this diff of the file. */
+  /** Nodes whose diff of the file changes the same lines; `diff` is the first node's. */
   readonly nodes: readonly string[];
   readonly diff: string;
   readonly added: number;
@@ -103,7 +103,10 @@ export function compareStacks(base: SynthesizedStack | undefined, head: Synthesi
   const baseTopology = topologyOf(base);
   const headTopology = topologyOf(head);
   const nodes = compareNodes(base, head, baseTopology, headTopology);
-  const risks = assessRisks(nodes, baseTopology, headTopology);
+  // A stack whose spec is gone is no longer synthesized: no apply touches it (its state stays).
+  const risks = head
+    ? assessRisks(nodes, baseTopology, headTopology)
+    : { quorumRisks: [], disruptions: [`its spec is gone, so no apply touches it; its resources stay until \`cdktf destroy ${stack}\``] };
   const fileDiffs = compareFiles(base, head);
   const rules = compareRules(base?.json, head?.json);
   const failures = compareFailureTables(base?.review.get("REVIEW.md"), head?.review.get("REVIEW.md"));
@@ -165,7 +168,7 @@ function compareNodes(
       // A node without an instance of its own (an Auto Scaling group's workers): only its files tell.
       return { name, role, change: filesChanged.length > 0 ? "updated" : "unchanged", reasons: filesChanged.map((file) => `${file} changed`) };
     }
-    if (!before) return { name, role, change: "added", reasons: [] };
+    if (!before) return { name, role, change: "added", reasons: ["Terraform creates the instance"] };
     if (!after) return { name, role, change: "removed", reasons: ["Terraform destroys the instance"] };
     return instanceChange(name, role, before, after, filesChanged);
   });
@@ -190,8 +193,11 @@ function instanceChange(name: string, role: string, before: Resource, after: Res
   if (stopping.length > 0) reasons.push(`stopped and started: ${stopping.join(", ")} changed`);
   if (inPlace.length > 0) reasons.push(`in place: ${inPlace.join(", ")}`);
   if (rotationOnly) {
-    const what = [...new Set([...notApplied, ...filesChanged.map((file) => `${file}`)])].filter((key) => key !== "user_data");
-    reasons.push(`not applied by Terraform (${[...new Set(notApplied)].join(", ") || "user_data"} ignored): ${what.join(", ") || "user data"} reach the node only through rotation`);
+    const ignoredNow = notApplied.length > 0 ? notApplied : ["user_data"];
+    const what = [...notApplied.filter((key) => !key.startsWith("user_data")), ...filesChanged];
+    reasons.push(
+      `not applied by Terraform (${ignoredNow.join(", ")} ignored on a running node): the change to ${what.join(", ") || "its user data"} reaches the node only through rotation`,
+    );
   }
   const change: NodeChangeKind =
     replacing.length > 0 ? "replaced" : stopping.length > 0 ? "stopped" : inPlace.length > 0 ? "updated" : rotationOnly ? "rotation" : "unchanged";
@@ -255,10 +261,21 @@ function assessRisks(
   return { quorumRisks, disruptions };
 }
 
-/** Per file name: nodes that share exactly the same diff are listed once. */
+/**
+ * Per file name: nodes that share exactly the same diff are listed once. Nodes that exist on one
+ * side only are left out: all their files are new (or gone), and the node table says so.
+ */
 function compareFiles(base: SynthesizedStack | undefined, head: SynthesizedStack | undefined): FileDiff[] {
+  const nodesOf = (side: SynthesizedStack | undefined) => new Set([...(side?.review.keys() ?? [])].filter((key) => key.startsWith("files/")).map((key) => key.split("/")[1]));
+  const baseNodes = nodesOf(base);
+  const headNodes = nodesOf(head);
   const keys = new Set<string>();
-  for (const side of [base, head]) for (const key of side?.review.keys() ?? []) if (key.startsWith("files/") && !key.endsWith(`/${USER_DATA_FILE}`)) keys.add(key);
+  for (const side of [base, head]) {
+    for (const key of side?.review.keys() ?? []) {
+      const node = key.split("/")[1];
+      if (key.startsWith("files/") && !key.endsWith(`/${USER_DATA_FILE}`) && baseNodes.has(node) && headNodes.has(node)) keys.add(key);
+    }
+  }
   const grouped = new Map<string, { file: string; nodes: string[]; diff: string }>();
   for (const key of [...keys].sort()) {
     const before = base?.review.get(key);
@@ -267,7 +284,10 @@ function compareFiles(base: SynthesizedStack | undefined, head: SynthesizedStack
     const [, node, ...rest] = key.split("/");
     const file = rest.join("/");
     const diff = unifiedDiff(before ?? "", after ?? "", before === undefined ? "/dev/null" : `base/${file}`, after === undefined ? "/dev/null" : `head/${file}`);
-    const group = `${file}\u0000${diff}`;
+    // Grouped on the changed lines only: nodes whose files differ just in context (a node's own
+    // name or address) share one entry, and the first node's diff stands for all of them.
+    const changedLines = diff.split("\n").slice(2).filter((line) => /^[-+]/.test(line)).join("\n");
+    const group = `${file}\u0000${changedLines}`;
     const entry = grouped.get(group) ?? { file, nodes: [], diff };
     entry.nodes.push(node);
     grouped.set(group, entry);

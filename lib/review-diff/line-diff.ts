@@ -50,12 +50,13 @@ function lineEdits(a: readonly string[], b: readonly string[]): Edit[] {
       edits.push({ kind: " ", line: midA[i] });
       i += 1;
       j += 1;
-    } else if (j < midB.length && (i === midA.length || lcs[i * cols + j + 1] >= lcs[(i + 1) * cols + j])) {
-      edits.push({ kind: "+", line: midB[j] });
-      j += 1;
-    } else {
+    } else if (i < midA.length && (j === midB.length || lcs[(i + 1) * cols + j] >= lcs[i * cols + j + 1])) {
+      // Deletions before insertions, as diff -u prints a changed line.
       edits.push({ kind: "-", line: midA[i] });
       i += 1;
+    } else {
+      edits.push({ kind: "+", line: midB[j] });
+      j += 1;
     }
   }
   for (const line of a.slice(endA)) edits.push({ kind: " ", line });

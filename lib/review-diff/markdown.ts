@@ -81,7 +81,14 @@ function stackBlocks(diff: StackDiff): string[] {
     );
   }
   if (diff.fileDiffs.length > 0) {
-    blocks.push(["### Rendered files", "", `${diff.fileDiffs.length} file diff(s); nodes with the same diff are listed together.`, ""].join("\n"));
+    blocks.push(
+      [
+        "### Rendered files",
+        "",
+        `${diff.fileDiffs.length} file diff(s). Nodes whose file changes the same lines are listed together; the diff shown is the first node's.`,
+        "",
+      ].join("\n"),
+    );
     for (const file of diff.fileDiffs) {
       blocks.push(
         [
