@@ -3,7 +3,6 @@
  * synthesized by the current code and compared; the Markdown is snapshot-tested, and the facts a
  * reviewer relies on (quorum risk, rotation-only changes, rule changes) are asserted directly.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,7 +11,6 @@ import { compareStacks, StackDiff } from "../lib/review-diff/compare";
 import { unifiedDiff } from "../lib/review-diff/line-diff";
 import { PART_MARKER, renderReviewDiffBlocks, splitIntoParts } from "../lib/review-diff/markdown";
 import { readSynthOutput } from "../lib/review-diff/synth-output";
-import { REPO_ROOT } from "./support/specs";
 
 const FIXTURES = path.join(__dirname, "fixtures", "review-diff");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "review-diff-"));
@@ -126,16 +124,4 @@ test("unified diff: deletions before insertions, with line numbers and context",
     ["--- base/x", "+++ head/x", "@@ -1,8 +1,9 @@", " a", " b", " c", "-d", "+D", " e", " f", " g", " h", "+i"].join("\n"),
   );
   expect(unifiedDiff("same\n", "same\n", "a", "b")).toBe("");
-});
-
-test("npm run review: bad arguments are refused with what is accepted", () => {
-  const run = (...args: string[]) =>
-    spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/review.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
-  expect(run().stderr).toMatch(/--base is required/);
-  expect(run("--base").stderr).toMatch(/--base: a value is required/);
-  expect(run("--bsae", "main").stderr).toMatch(/"--bsae": unknown argument; accepted: --base, --out, --limit/);
-  expect(run("--base", "main", "--limit", "10").stderr).toMatch(/--limit: "10": expected a whole number of characters from 2000 to 65536/);
-  const bad = run("--base", "no-such-ref-anywhere");
-  expect(bad.status).toBe(2);
-  expect(bad.stderr).toMatch(/--base: "no-such-ref-anywhere": not a commit in this repository/);
 });

@@ -100,14 +100,15 @@ function main(argv: readonly string[]): number {
     const stacks = [...new Set([...base.keys(), ...head.keys()])].sort();
     const diffs = stacks.map((name) => compareStacks(base.get(name), head.get(name)));
     const blocks = renderReviewDiffBlocks(diffs, { baseLabel: `${options.base} (${commit.slice(0, 7)})`, headLabel: "working tree" });
-    const full = blocks.join("\n");
+    const joined = blocks.join("\n");
+    const full = joined.endsWith("\n") ? joined : `${joined}\n`;
     const reviewDir = path.join(headOut, "review");
     fs.mkdirSync(reviewDir, { recursive: true });
     for (const stale of fs.readdirSync(reviewDir).filter((name) => /^DIFF\.part-\d+\.md$/.test(name))) fs.rmSync(path.join(reviewDir, stale));
     fs.writeFileSync(path.join(reviewDir, "DIFF.md"), full);
     const parts = splitIntoParts(blocks, options.limit);
     parts.forEach((part, index) => fs.writeFileSync(path.join(reviewDir, `DIFF.part-${index + 1}.md`), part));
-    process.stdout.write(full.endsWith("\n") ? full : `${full}\n`);
+    process.stdout.write(full);
     console.error(`review: ${path.relative(process.cwd(), path.join(reviewDir, "DIFF.md"))} and ${parts.length} comment part(s) written`);
     return 0;
   } finally {
