@@ -584,7 +584,7 @@ describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
   });
 
   test("the load balancer validates its configuration before starting it", () => {
-    const lb = calls.filter((call) => call.node === topology.loadBalancer.name);
+    const lb = calls.filter((call) => call.node === topology.loadBalancer!.name);
     const check = firstTime(lb.filter((call) => is(call, "haproxy", "-c")));
     const restart = lb.filter((call) => is(call, "systemctl", "restart", "haproxy"));
     expect(restart).toHaveLength(1);
@@ -942,7 +942,7 @@ describe("kubeadm that stops half-way, mismatched or throttled answers, stopped 
   });
 
   test("the load balancer is restarted when its service is not running, even with the same configuration", async () => {
-    const lb = topology.loadBalancer;
+    const lb = topology.loadBalancer!;
     const count = cluster.calls().length;
     const [run] = await cluster.bootNodes([lb], { FAKE_INACTIVE: "1" }, ["bash", "/usr/local/lib/kubeadm-ha/load-balancer.sh"]);
     expect(run.code).toBe(0);

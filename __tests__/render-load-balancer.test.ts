@@ -7,9 +7,9 @@ import {
   HAPROXY_FAILOVER_TUNING,
   haproxyWorstCaseMarkDownMs,
   renderHaproxyConfig,
-} from "../lib/render/haproxy";
-import { NGINX_STREAM_MODULE, renderNginxConfig } from "../lib/render/nginx";
-import { HAPROXY_CONFIG_PATH, NGINX_CONFIG_PATH, renderLoadBalancerFiles } from "../lib/render/load-balancer";
+} from "../lib/load-balancers/haproxy";
+import { NGINX_STREAM_MODULE, renderNginxConfig } from "../lib/load-balancers/nginx";
+import { HAPROXY_CONFIG_PATH, NGINX_CONFIG_PATH, renderLoadBalancerFiles } from "../lib/load-balancers/registry";
 import { inlineTopology, SHIPPED_CLUSTERS, shippedTopology } from "./support/specs";
 import { HAPROXY_BINARY, NGINX_BINARY } from "./support/lb-harness";
 

@@ -39,11 +39,7 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
     survives: false,
     why: `quorum is ${etcd.quorum} of ${etcd.members.length}: writes stop and the API server fails until members return`,
   });
-  cases.push({
-    failure: "the load-balancer node",
-    survives: false,
-    why: "the API endpoint is gone: running pods keep serving, but kubectl, kubelets and controllers cannot reach the API until it is replaced",
-  });
+  cases.push(topology.loadBalancerKind.failureCase(topology));
   cases.push({
     failure: "one worker node",
     survives: workers.length >= 2,
@@ -62,7 +58,8 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   const etcdLost = topology.etcd.members.filter((member) => lostNames.has(member.name)).length;
   const apiLeft = topology.controlPlane.filter((node) => !lostNames.has(node.name)).length;
   const reasons: string[] = [];
-  if (lostNames.has(topology.loadBalancer.name)) reasons.push("the load balancer runs there");
+  const loadBalancerLost = topology.loadBalancerKind.lostWithZone(topology, zone);
+  if (loadBalancerLost) reasons.push(loadBalancerLost);
   if (apiLeft === 0) reasons.push("no API server is left");
   if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
   return {

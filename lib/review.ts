@@ -6,7 +6,6 @@ import * as path from "path";
 import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
 import { analyzeFailures } from "./failure-analysis";
-import { leaderElectionReport } from "./leader-election";
 import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
 import type { SecurityRule } from "./security-rules";
 
@@ -27,7 +26,7 @@ export function topologySummary(topology: Topology) {
     controlPlaneEndpoint: topology.controlPlaneEndpoint,
     loadBalancer: {
       kind: spec.loadBalancer.kind,
-      address: topology.loadBalancer.privateIp,
+      address: topology.controlPlaneEndpointHost,
       port: API_SERVER_PORT,
       backends: [...topology.apiServerBackends],
     },
@@ -48,7 +47,7 @@ export function topologySummary(topology: Topology) {
       leaseDuration: spec.leaderElection.leaseDuration,
       renewDeadline: spec.leaderElection.renewDeadline,
       retryPeriod: spec.leaderElection.retryPeriod,
-      worstCaseTakeoverSeconds: leaderElectionReport(spec.leaderElection).worstCaseTakeoverSeconds,
+      worstCaseTakeoverSeconds: topology.leaderElection.worstCaseTakeoverSeconds,
     },
     warnings: [...topology.warnings],
   };
@@ -83,7 +82,7 @@ export function renderReviewBundle(
 
 function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>, securityRules: readonly SecurityRule[]): string {
   const { spec } = topology;
-  const election = leaderElectionReport(spec.leaderElection);
+  const election = topology.leaderElection;
   const lines = [
     `# ${topology.stack}`,
     "",

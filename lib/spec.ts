@@ -4,6 +4,7 @@
  * Strict objects make unknown keys (typos) an error.
  */
 import { z } from "zod";
+import { LOAD_BALANCER_KINDS } from "./load-balancers/registry";
 
 export const DEFAULT_KUBERNETES_VERSION = "1.35.0";
 export const DEFAULT_ETCD_VERSION = "3.6.4";
@@ -62,7 +63,7 @@ export const clusterSpecSchema = z
       .prefault({}),
     loadBalancer: z
       .strictObject({
-        kind: z.enum(["haproxy", "nginx"]).default("haproxy")
+        kind: z.enum(LOAD_BALANCER_KINDS).default("haproxy")
           .describe("TCP load balancer in front of the API servers on port 6443."),
         instanceType: instanceType.default("t3.small"),
       })

@@ -10,6 +10,7 @@ import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
 import { ARM64_INSTANCE_TYPE } from "./ec2";
+import { loadBalancerKind } from "./load-balancers/registry";
 
 export interface SpecIssue {
   readonly field: string;
@@ -281,17 +282,7 @@ function warningsFor(spec: ClusterSpec): string[] {
   if (spec.controlPlane.count === 1) {
     warnings.push("controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
   }
-  warnings.push(
-    "loadBalancer: one load-balancer instance is a single point of failure for the API endpoint: " +
-      "running pods keep working, but kubectl, kubelets and controllers lose the API until it is replaced.",
-  );
-  if (spec.loadBalancer.kind === "nginx") {
-    warnings.push(
-      "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
-        "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
-        "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
-    );
-  }
+  warnings.push(...loadBalancerKind(spec.loadBalancer.kind).warnings(spec));
   if (spec.workers.count === 0) {
     warnings.push("workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
   }

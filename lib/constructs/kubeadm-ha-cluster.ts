@@ -6,18 +6,22 @@
 import { Construct } from "constructs";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ClusterNetwork } from "./network";
-import { ClusterSecurityGroups, CniPort } from "./security-groups";
+import { ClusterSecurityGroups } from "./security-groups";
+import type { CniPort } from "../cni-ports";
 import { NodeIdentity } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
 
-export type { CniPort } from "./security-groups";
+export type { CniPort } from "../cni-ports";
 
 export interface KubeadmHaClusterProps {
   readonly topology: Topology;
   /** Each node's user data, rendered by the caller; see ClusterNodesProps.userData. */
   readonly userData: (node: ClusterNode) => string;
-  /** Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts. */
-  readonly cniPorts: readonly CniPort[];
+  /**
+   * Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts.
+   * @default topology.cniPorts
+   */
+  readonly cniPorts?: readonly CniPort[];
 }
 
 export class KubeadmHaCluster extends Construct {
