@@ -92,4 +92,11 @@ describe("placement diagram", () => {
     expect(diagram).toContain("+30 more");
     expect(diagram.split("\n").length).toBeLessThan(30);
   });
+
+  test("an NLB is drawn once, outside the zones, with an arrow to the control plane in every zone", () => {
+    const diagram = renderPlacementDiagram(shippedTopology("production"));
+    expect(diagram).toContain('managed_load_balancer[["');
+    expect(diagram).toContain("api.production.internal:6443");
+    expect(diagram.match(/managed_load_balancer -->\|"6443\/tcp"\| control_plane_/g)).toHaveLength(3);
+  });
 });

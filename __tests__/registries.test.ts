@@ -44,7 +44,7 @@ describe("load-balancer kinds", () => {
   test.each([...LOAD_BALANCER_KINDS])("%s: warnings come from the module, and its failure case is in the analysis", (kind) => {
     const module = LOAD_BALANCERS[kind];
     const topology = inlineTopology("kinds", `controlPlane: {count: 3}\nloadBalancer: {kind: ${kind}}\n`);
-    for (const warning of module.warnings(topology.spec)) expect(topology.warnings).toContain(warning);
+    for (const warning of module.warnings(topology.spec)) expect(topology.warnings).toContain(warning.message);
     expect(module.failover.explanation.length).toBeGreaterThan(20);
   });
 

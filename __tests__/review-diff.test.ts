@@ -9,7 +9,7 @@ import * as path from "path";
 import { synthesizeClusters } from "../lib/app";
 import { compareStacks, StackDiff } from "../lib/review-diff/compare";
 import { unifiedDiff } from "../lib/review-diff/line-diff";
-import { PART_MARKER, renderReviewDiffBlocks, splitIntoParts } from "../lib/review-diff/markdown";
+import { renderReviewDiffBlocks } from "../lib/review-diff/markdown";
 import { readSynthOutput } from "../lib/review-diff/synth-output";
 
 const FIXTURES = path.join(__dirname, "fixtures", "review-diff");
@@ -88,33 +88,6 @@ test("a CNI switch shows the security-group rules it adds and removes", () => {
   const { rules } = diffOf("cni-switch");
   expect(rules.added).toContain("ingress worker <- worker 8472/udp");
   expect(rules.removed).toContain("ingress worker <- worker 4789/udp");
-});
-
-describe("splitting into pull-request comments", () => {
-  const blocks = ["# title\n", ...Array.from({ length: 30 }, (_, index) => `## block ${index}\n${"x".repeat(900)}\n`)];
-
-  test("every part fits, starts with the stable marker, and nothing is lost", () => {
-    const parts = splitIntoParts(blocks, 5000);
-    expect(parts.length).toBeGreaterThan(5);
-    parts.forEach((part, index) => {
-      expect(part.length).toBeLessThanOrEqual(5000);
-      expect(part.startsWith(`${PART_MARKER} part ${index + 1}/${parts.length} -->`)).toBe(true);
-    });
-    for (let index = 0; index < 30; index += 1) expect(parts.join("")).toContain(`## block ${index}\n`);
-  });
-
-  test("a block larger than a comment is cut, and the cut is stated", () => {
-    const huge = ["```diff", ...Array.from({ length: 2000 }, (_, index) => `+line ${index}`), "```"].join("\n");
-    const parts = splitIntoParts(["# title\n", huge], 5000);
-    expect(parts.every((part) => part.length <= 5000)).toBe(true);
-    const cut = parts.find((part) => part.includes("Cut here"));
-    expect(cut).toMatch(/\*\*Cut here: \d+ more line\(s\) of this section do not fit in a comment\.\*\*/);
-    expect((cut?.match(/^```/gm) ?? []).length % 2).toBe(0);
-  });
-
-  test("a small diff is one part", () => {
-    expect(splitIntoParts(["# title\n", "body\n"])).toHaveLength(1);
-  });
 });
 
 test("unified diff: deletions before insertions, with line numbers and context", () => {

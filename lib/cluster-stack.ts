@@ -117,6 +117,9 @@ export class ClusterStack extends TerraformStack {
       value: instances[topology.initNode.name].id,
       description: `EC2 instance ID of ${topology.initNode.name}, which ran kubeadm init (target for SSM commands such as fetching admin.conf)`,
     });
+    for (const [name, [value, description]] of Object.entries(this.cluster.apiLoadBalancer?.outputs ?? {})) {
+      new TerraformOutput(this, name, { value, description });
+    }
     const audiences = Object.keys(this.cluster.identity.kmsKeys).sort() as SecretAudience[];
     new TerraformOutput(this, "parameter_prefixes", {
       value: Object.fromEntries(audiences.map((audience) => [audience, parameterPrefix(stack, audience)])),

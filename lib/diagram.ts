@@ -33,6 +33,11 @@ export function renderPlacementDiagram(topology: Topology): string {
     }
     lines.push("  end");
   });
+  if (!topology.loadBalancerKind.runsOnNode) {
+    // A load balancer AWS runs spans the zones; it is drawn once, outside them.
+    lines.push(`  managed_load_balancer[["${topology.loadBalancerKind.displayName}<br/>${topology.controlPlaneEndpoint}"]]`);
+    boxesByRole.set("load-balancer", ["managed_load_balancer"]);
+  }
   for (const lb of boxesByRole.get("load-balancer") ?? []) {
     for (const controlPlane of boxesByRole.get("control-plane") ?? []) {
       lines.push(`  ${lb} -->|"${API_SERVER_PORT}/tcp"| ${controlPlane}`);

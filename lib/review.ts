@@ -5,7 +5,9 @@
 import * as path from "path";
 import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
-import { analyzeFailures } from "./failure-analysis";
+import { analyzeFailures, survivalSummary } from "./failure-analysis";
+import { LOAD_BALANCERS } from "./load-balancers/registry";
+import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
 import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
 import type { SecurityRule } from "./security-rules";
 
@@ -29,7 +31,10 @@ export function topologySummary(topology: Topology) {
       address: topology.controlPlaneEndpointHost,
       port: API_SERVER_PORT,
       backends: [...topology.apiServerBackends],
+      /** Seconds from an API server's failure to its leaving rotation, at worst; null: some failures are never detected. */
+      failoverWorstCaseSeconds: topology.loadBalancerKind.failover.worstCaseSeconds ?? null,
     },
+    survives: survivalSummary(topology),
     nodes: topology.nodes.map((node) => ({
       name: node.name,
       role: node.role,
@@ -64,6 +69,7 @@ export function renderReviewBundle(
 ): Map<string, string> {
   const bundle = new Map<string, string>();
   bundle.set("topology.json", `${JSON.stringify(topologySummary(topology), null, 2)}\n`);
+  bundle.set(HA_REPORT_FILE, renderHaReport(topology));
   for (const node of topology.nodes) {
     const output = rendered.get(node.name);
     if (!output) throw new Error(`no rendered files for node ${node.name}`);
@@ -83,6 +89,9 @@ export function renderReviewBundle(
 function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>, securityRules: readonly SecurityRule[]): string {
   const { spec } = topology;
   const election = topology.leaderElection;
+  const failures = analyzeFailures(topology);
+  const survival = survivalSummary(topology, failures);
+  const yesNo = (value: boolean) => (value ? "yes" : "**no**");
   const lines = [
     `# ${topology.stack}`,
     "",
@@ -122,7 +131,12 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
     "",
     "| failure | survives | why |",
     "| --- | --- | --- |",
-    ...analyzeFailures(topology).map((c) => `| ${c.failure} | ${c.survives ? "yes" : "**no**"} | ${c.why} |`),
+    ...failures.map((c) => `| ${c.failure} | ${c.survives ? "yes" : "**no**"} | ${c.why} |`),
+    "",
+    `Survives the loss of any single node: ${yesNo(survival.anySingleNode)}; of the load balancer's zone: ${yesNo(survival.loadBalancerZone)}; ` +
+      `of any one zone: ${yesNo(survival.anyOneZone)}.`,
+    "",
+    ...failoverLines(topology),
     "",
     `etcd: quorum ${topology.etcd.quorum} of ${topology.etcd.members.length}, tolerates ${topology.etcd.failuresTolerated} failure(s). ` +
       `Endpoints: ${topology.etcd.endpoints.join(", ")}.`,
@@ -137,4 +151,17 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
     "",
   ];
   return lines.join("\n");
+}
+
+/** The kind's failover figure, and HAProxy's beside it when the cluster uses another kind. */
+function failoverLines(topology: Topology): string[] {
+  const describe = (module: Topology["loadBalancerKind"]) => {
+    const seconds = module.failover.worstCaseSeconds;
+    return seconds === undefined
+      ? `${module.displayName} does not take every dead API server out of rotation (${module.failover.explanation})`
+      : `${module.displayName} takes a dead API server out of rotation within ${seconds} s at worst (${module.failover.explanation})`;
+  };
+  const lines = [`API failover: ${describe(topology.loadBalancerKind)}.`];
+  if (topology.loadBalancerKind.kind !== "haproxy") lines.push("", `For comparison, ${describe(LOAD_BALANCERS.haproxy)}.`);
+  return lines;
 }

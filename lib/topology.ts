@@ -97,7 +97,7 @@ export function buildTopology(spec: ClusterSpec, warnings: readonly string[] = [
   const etcdNodes = spec.etcd.topology === "external" ? makeNodes("etcd", spec.etcd.members, spec.etcd.instanceType) : [];
   const workers = makeNodes("worker", spec.workers.count, spec.workers.instanceType);
 
-  const endpointHost = loadBalancers[0].privateIp;
+  const endpointHost = lbKind.endpointHost({ stack: spec.name, node: loadBalancers[0] });
 
   const memberNodes = spec.etcd.topology === "external" ? etcdNodes : controlPlane;
   const members = memberNodes.map((node) => ({

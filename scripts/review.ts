@@ -1,31 +1,29 @@
 /**
  * `npm run review -- --base <git-ref>`: what a pull request changes, per stack, for a reviewer.
  * Synthesizes the base ref (in a temporary git worktree) and the working tree, compares them
- * (lib/review-diff/) and writes Markdown to stdout and to <out>/review/DIFF.md, plus
- * DIFF.part-<n>.md files that each fit one pull-request comment.
+ * (lib/review-diff/) and writes Markdown to stdout and to <out>/review/DIFF.md. The pull-request
+ * workflow posts it as the review comment (scripts/ci/review-comment.js splits a long one).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { compareStacks } from "../lib/review-diff/compare";
-import { COMMENT_LIMIT, renderReviewDiffBlocks, splitIntoParts } from "../lib/review-diff/markdown";
+import { renderReviewDiffBlocks } from "../lib/review-diff/markdown";
 import { readSynthOutput } from "../lib/review-diff/synth-output";
 
 interface Options {
   readonly base: string;
   readonly out: string;
-  readonly limit: number;
 }
 
-const USAGE = "usage: npm run review -- --base <git-ref> [--out <folder>] [--limit <characters>]";
+const USAGE = "usage: npm run review -- --base <git-ref> [--out <folder>]";
 
 class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Options {
   let base: string | undefined;
   let out = "cdktf.out";
-  let limit = COMMENT_LIMIT;
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index];
     const value = () => {
@@ -36,17 +34,11 @@ function parseArgs(argv: readonly string[]): Options {
     };
     if (arg === "--base") base = value();
     else if (arg === "--out") out = value();
-    else if (arg === "--limit") {
-      const text = value();
-      limit = Number(text);
-      if (!Number.isInteger(limit) || limit < 2000 || limit > COMMENT_LIMIT) {
-        throw new UsageError(`review: --limit: "${text}": expected a whole number of characters from 2000 to ${COMMENT_LIMIT}`);
-      }
-    } else if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
-    else throw new UsageError(`review: "${arg}": unknown argument; accepted: --base, --out, --limit\n${USAGE}`);
+    else if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
+    else throw new UsageError(`review: "${arg}": unknown argument; accepted: --base, --out\n${USAGE}`);
   }
   if (!base) throw new UsageError(`review: --base is required (the git ref the change is compared with, e.g. origin/main)\n${USAGE}`);
-  return { base, out, limit };
+  return { base, out };
 }
 
 function git(cwd: string, args: readonly string[]): string {
@@ -104,12 +96,9 @@ function main(argv: readonly string[]): number {
     const full = joined.endsWith("\n") ? joined : `${joined}\n`;
     const reviewDir = path.join(headOut, "review");
     fs.mkdirSync(reviewDir, { recursive: true });
-    for (const stale of fs.readdirSync(reviewDir).filter((name) => /^DIFF\.part-\d+\.md$/.test(name))) fs.rmSync(path.join(reviewDir, stale));
     fs.writeFileSync(path.join(reviewDir, "DIFF.md"), full);
-    const parts = splitIntoParts(blocks, options.limit);
-    parts.forEach((part, index) => fs.writeFileSync(path.join(reviewDir, `DIFF.part-${index + 1}.md`), part));
     process.stdout.write(full);
-    console.error(`review: ${path.relative(process.cwd(), path.join(reviewDir, "DIFF.md"))} and ${parts.length} comment part(s) written`);
+    console.error(`review: ${path.relative(process.cwd(), path.join(reviewDir, "DIFF.md"))} written`);
     return 0;
   } finally {
     spawnSync("git", ["worktree", "remove", "--force", baseDir], { cwd: root });

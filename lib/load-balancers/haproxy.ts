@@ -8,7 +8,14 @@
  */
 import type { Topology } from "../topology";
 import { API_SERVER_PORT } from "../ports";
-import { loadBalancerNodeFailure, loadBalancerNodeZone, NodeLoadBalancerKind, SINGLE_INSTANCE_WARNING } from "./module";
+import {
+  loadBalancerNodeAddress,
+  loadBalancerNodeFailure,
+  loadBalancerNodeZone,
+  nodeKindSpecIssues,
+  NodeLoadBalancerKind,
+  singleInstanceWarning,
+} from "./module";
 
 /** Health-check and timeout budget; every value lands in the config and in its header comment. */
 export const HAPROXY_FAILOVER_TUNING = {
@@ -153,18 +160,21 @@ export const haproxy: NodeLoadBalancerKind<"haproxy"> = {
   kind: "haproxy",
   displayName: "HAProxy",
   runsOnNode: true,
+  endpointHost: loadBalancerNodeAddress,
+  specIssues: nodeKindSpecIssues,
   configPath: HAPROXY_CONFIG_PATH,
   renderFiles: (topology) => [{ path: HAPROXY_CONFIG_PATH, content: renderHaproxyConfig(topology), permissions: "0644" }],
   packages: ["haproxy"],
   configCheck: ["haproxy", "-c", "-q", "-f"],
   service: "haproxy",
-  warnings: () => [SINGLE_INSTANCE_WARNING],
+  warnings: (spec) => [singleInstanceWarning(spec)],
   failureCase: loadBalancerNodeFailure,
   lostWithZone: loadBalancerNodeZone,
   failover: {
     worstCaseSeconds: haproxyWorstCaseMarkDownMs() / 1000,
     explanation:
-      `active HTTPS /readyz checks every ${ms(HAPROXY_FAILOVER_TUNING.checkIntervalMs)}, ${HAPROXY_FAILOVER_TUNING.fall} failures to mark a master DOWN ` +
-      "(inter + fall x longest failed check + (fall - 1) x fastinter); new connections a dead master refuses or ignores are retried on another one meanwhile",
+      `HTTPS /readyz every ${ms(HAPROXY_FAILOVER_TUNING.checkIntervalMs)}, DOWN after ${HAPROXY_FAILOVER_TUNING.fall} failures: ` +
+      `the next check, ${HAPROXY_FAILOVER_TUNING.fall} failed checks of at most ${ms(longestFailedCheckMs(HAPROXY_FAILOVER_TUNING))} and ` +
+      `${HAPROXY_FAILOVER_TUNING.fall - 1} x fastinter ${ms(HAPROXY_FAILOVER_TUNING.fastIntervalMs)}; meanwhile connections a dead master refuses or ignores are retried on another one`,
   },
 };

@@ -8,7 +8,14 @@
  */
 import type { Topology } from "../topology";
 import { API_SERVER_PORT } from "../ports";
-import { loadBalancerNodeFailure, loadBalancerNodeZone, NodeLoadBalancerKind, SINGLE_INSTANCE_WARNING } from "./module";
+import {
+  loadBalancerNodeAddress,
+  loadBalancerNodeFailure,
+  loadBalancerNodeZone,
+  nodeKindSpecIssues,
+  NodeLoadBalancerKind,
+  singleInstanceWarning,
+} from "./module";
 
 export const NGINX_FAILOVER_TUNING = {
   /**
@@ -117,17 +124,25 @@ export const nginx: NodeLoadBalancerKind<"nginx"> = {
   kind: "nginx",
   displayName: "NGINX",
   runsOnNode: true,
+  endpointHost: loadBalancerNodeAddress,
+  specIssues: nodeKindSpecIssues,
   configPath: NGINX_CONFIG_PATH,
   renderFiles: (topology) => [{ path: NGINX_CONFIG_PATH, content: renderNginxConfig(topology), permissions: "0644" }],
   // Ubuntu ships the stream module (TCP proxying) as a separate dynamic-module package.
   packages: ["nginx", "libnginx-mod-stream"],
   configCheck: ["nginx", "-t", "-q", "-c"],
   service: "nginx",
-  warnings: () => [
-    SINGLE_INSTANCE_WARNING,
-    "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
-      "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
-      "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
+  warnings: (spec) => [
+    singleInstanceWarning(spec),
+    {
+      category: "ha",
+      field: "loadBalancer.kind",
+      value: "nginx",
+      message:
+        "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
+        "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
+        "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
+    },
   ],
   failureCase: loadBalancerNodeFailure,
   lostWithZone: loadBalancerNodeZone,

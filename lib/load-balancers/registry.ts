@@ -8,15 +8,21 @@ import type { NodeFile } from "../node-file";
 import type { LoadBalancerKindModule, NodeLoadBalancerKind } from "./module";
 import { haproxy } from "./haproxy";
 import { nginx } from "./nginx";
+import { nlb } from "./nlb";
 
 export { HAPROXY_CONFIG_PATH } from "./haproxy";
 export { NGINX_CONFIG_PATH } from "./nginx";
 
-const MODULES = { haproxy, nginx };
+const MODULES = { haproxy, nginx, nlb };
 
 export type LoadBalancerKind = keyof typeof MODULES;
 
 export const LOAD_BALANCERS: { readonly [K in LoadBalancerKind]: (typeof MODULES)[K] & LoadBalancerKindModule<K> } = MODULES;
+
+/** The kinds AWS runs (no load-balancer node); lib/constructs/ has one construct per kind. */
+export type ManagedLoadBalancerKindName = {
+  [K in LoadBalancerKind]: (typeof LOAD_BALANCERS)[K] extends { readonly runsOnNode: false } ? K : never;
+}[LoadBalancerKind];
 
 /** The spec's accepted values, in registry order. */
 export const LOAD_BALANCER_KINDS = Object.keys(LOAD_BALANCERS) as [LoadBalancerKind, ...LoadBalancerKind[]];

@@ -1,13 +1,9 @@
 /**
- * The review diff as Markdown for a pull-request comment, and its split into comments that fit
- * GitHub's 65,536-character limit. Each part starts with a stable marker line, so a workflow finds
- * and updates its own comments instead of adding new ones.
+ * The review diff as Markdown, the body of the pull request's review comment. The workflow's
+ * comment helper (scripts/ci/review-comment.js) splits a long body into comments that fit
+ * GitHub's 65,536-character limit; blocks end at line boundaries it can cut at.
  */
 import type { FailureRow, StackDiff } from "./compare";
-
-/** GitHub's limit on a comment body. */
-export const COMMENT_LIMIT = 65536;
-export const PART_MARKER = "<!-- kubeadm-ha-review";
 
 export interface ReviewDiffOptions {
   /** What the base is, e.g. "origin/main (3f2c1a0)". */
@@ -15,7 +11,7 @@ export interface ReviewDiffOptions {
   readonly headLabel: string;
 }
 
-/** The document as blocks: a part boundary never falls inside a block, except to cut one too long. */
+/** The document as blocks, one per section or file diff. */
 export function renderReviewDiffBlocks(diffs: readonly StackDiff[], options: ReviewDiffOptions): string[] {
   const changed = diffs.filter((diff) => diff.status !== "unchanged");
   const risky = diffs.filter((diff) => diff.quorumRisks.length > 0);
@@ -128,52 +124,6 @@ function failureBlock(rows: readonly FailureRow[]): string {
     "| failure | before | after | why (after) |",
     "| --- | --- | --- | --- |",
     ...rows.map((row) => `| ${row.failure} | ${mark(row.before)} | ${mark(row.after)} | ${escapeCell(row.why)} |`),
-    "",
-  ].join("\n");
-}
-
-/**
- * Packs blocks into comments of at most `limit` characters, each starting with
- * `<!-- kubeadm-ha-review part i/n -->`. A block longer than a comment is cut, and the cut says so.
- */
-export function splitIntoParts(blocks: readonly string[], limit = COMMENT_LIMIT): string[] {
-  const headerRoom = 120;
-  const budget = limit - headerRoom;
-  const parts: string[][] = [[]];
-  let size = 0;
-  for (const original of blocks) {
-    const block = original.length > budget ? cutBlock(original, budget) : original;
-    if (size + block.length > budget && parts[parts.length - 1].length > 0) {
-      parts.push([]);
-      size = 0;
-    }
-    parts[parts.length - 1].push(block);
-    size += block.length;
-  }
-  return parts.map((part, index) => {
-    const header = `${PART_MARKER} part ${index + 1}/${parts.length} -->\n${parts.length > 1 ? `_Part ${index + 1} of ${parts.length}._\n\n` : ""}`;
-    return header + part.join("\n");
-  });
-}
-
-function cutBlock(block: string, budget: number): string {
-  const lines = block.split("\n");
-  const kept: string[] = [];
-  let size = 0;
-  const room = budget - 400;
-  for (const line of lines) {
-    if (size + line.length + 1 > room) break;
-    kept.push(line);
-    size += line.length + 1;
-  }
-  const cut = lines.length - kept.length;
-  const openFence = kept.filter((line) => line.startsWith("```")).length % 2 === 1;
-  return [
-    ...kept,
-    ...(openFence ? ["```"] : []),
-    "",
-    `**Cut here: ${cut} more line(s) of this section do not fit in a comment.** The whole diff is in \`cdktf.out/review/DIFF.md\` (the review bundle artifact).`,
-    ...(block.includes("<details>") && !kept.some((line) => line === "</details>") ? ["", "</details>"] : []),
     "",
   ].join("\n");
 }
