@@ -1,4 +1,4 @@
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, visit } from "yaml";
 import {
   renderInitNodeJoinConfigFile,
   renderKubeadmConfig,
@@ -179,10 +179,18 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
     expect(() => renderInitNodeJoinConfigFile(topology, other)).toThrow(/not the init node/);
   });
 
-  test("the leader-election list is written once and referenced, and parses to the same list for both", () => {
+  test("plain YAML: no anchors or aliases; both components carry the full leader-election list", () => {
+    for (const node of [...topology.controlPlane, ...topology.workers]) {
+      const text = renderKubeadmConfig(topology, node);
+      expect(text).not.toMatch(/(^|[\s:\[,-])[&*][A-Za-z]/m);
+      for (const document of parseAllDocuments(text)) {
+        let aliases = 0;
+        visit(document, { Alias: () => void (aliases += 1) });
+        expect(aliases).toBe(0);
+      }
+    }
     const text = renderKubeadmConfig(topology, topology.initNode);
-    expect(text).toMatch(/extraArgs: &leaderElection1\n/);
-    expect(text).toMatch(/extraArgs: \*leaderElection1\n/);
+    expect(text.match(/- \{name: leader-elect, value: "true"\}/g)).toHaveLength(2);
     const cluster = kind(init, "ClusterConfiguration");
     expect(cluster.scheduler.extraArgs).toEqual(cluster.controllerManager.extraArgs);
   });

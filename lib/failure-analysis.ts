@@ -25,7 +25,7 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
         ? "it is the only API server"
         : !etcdOkAfterControlPlaneLoss
           ? `its stacked etcd member is lost and ${etcd.members.length} members tolerate zero failures: etcd loses quorum, the API fails`
-          : `${apiServersLeft} API server${apiServersLeft === 1 ? "" : "s"} stay behind the load balancer; a standby controller-manager and scheduler take the lease`,
+          : `${apiServersLeft} API server${apiServersLeft === 1 ? " stays" : "s stay"} behind the load balancer; a standby controller-manager and scheduler take the lease`,
   });
   if (!stacked) {
     cases.push({

@@ -97,13 +97,14 @@ export function renderKubeadmConfig(topology: Topology, node: ClusterNode): stri
 /**
  * YAML documents, compact where it stays readable, which keeps the init node's user-data under
  * EC2's 16 KB limit: each {name, value} argument on one line (`- {name: x, value: y}`), lists of
- * plain values on one line (`certSANs: [a, b]`), and a list used twice (the leader-election
- * arguments) written once with an anchor (`&leaderElection1`) and then referenced (`*leaderElection1`).
+ * plain values on one line (`certSANs: [a, b]`). Plain YAML otherwise: no anchors or aliases, so
+ * a reviewer reads every component's arguments where they apply (the leader-election list appears
+ * under both controllerManager and scheduler).
  */
 function renderDocuments(documents: KubeadmDocument[]): string {
   return documents
     .map((value) => {
-      const document = new Document(value, { anchorPrefix: "leaderElection" });
+      const document = new Document(value, { aliasDuplicateObjects: false });
       visit(document, {
         Map(_, map) {
           const keys = map.items.map((pair) => (isScalar(pair.key) ? pair.key.value : undefined));
@@ -171,7 +172,7 @@ function leaderElectionArgs(topology: Topology): KubeadmArg[] {
 
 function clusterConfiguration(topology: Topology): KubeadmDocument {
   const loadBalancerIp = topology.loadBalancer.privateIp;
-  // One list for both: rendered once, then referenced (see renderDocuments).
+  // The same arguments for both components; rendered in full under each (no YAML aliases).
   const leaderElection = leaderElectionArgs(topology);
   const etcd =
     topology.etcd.topology === "stacked"

@@ -50,8 +50,8 @@ function template(name: string): string {
 }
 
 /**
- * A boot script as installed: the template without its comment lines and blank lines, indented
- * with tabs. EC2 caps user-data at 16 KB and the comments are for the repository's readers;
+ * A boot script as installed: the template without its comment lines (`# shellcheck` directives
+ * aside) and blank lines, indented with tabs. EC2 caps user-data at 16 KB and the comments are for the repository's readers;
  * cluster.env's header points to them. Heredoc bodies are kept verbatim, since a '#' there is
  * data, not a comment, and their indentation may matter.
  */
@@ -69,7 +69,8 @@ export function installedScript(name: string, source: string): string {
       kept.push(line);
       return;
     }
-    if (/^\s*#/.test(line) || line === "") return;
+    // `# shellcheck` directives stay: the node gets scripts that pass the same shellcheck as templates/.
+    if ((/^\s*#/.test(line) && !/^\s*# shellcheck /.test(line)) || line === "") return;
     // A tab per two spaces of indentation: bash reads them alike, and it saves bytes too.
     kept.push(line.replace(/^(?: {2})+/, (indent) => "\t".repeat(indent.length / 2)));
     const heredoc = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/.exec(line);
