@@ -4,8 +4,9 @@ import * as os from "os";
 import * as path from "path";
 import { gunzipSync } from "zlib";
 import { parse } from "yaml";
-import { DEFAULT_PERMISSIONS, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
-import { renderNodeFiles, BOOT_ENTRY_PATH } from "../lib/render/node-files";
+import { DEFAULT_PERMISSIONS, FILE_BUNDLE_PATH, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
+import { unpackFiles } from "../lib/render/file-bundle";
+import { renderNodeFiles, BOOT_ENTRY_PATH, BOOT_UNIT, BOOT_UNIT_PATH } from "../lib/render/node-files";
 import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kubeadm";
 import { CNI_RESOURCE_PATH } from "../lib/render/cni";
 import type { ClusterNode, Topology } from "../lib/topology";
@@ -32,11 +33,18 @@ function writeFiles(userData: string): WriteFile[] {
   return (parse(userData) as { write_files: WriteFile[] }).write_files;
 }
 
-/** write_files as cloud-init writes them: gz+b64 entries decoded. */
+/** write_files as cloud-init writes them: gz+b64 entries decoded, a file archive unpacked (as runcmd's tar does). */
 function decodedWriteFiles(userData: string): WriteFile[] {
-  return writeFiles(userData).map((file) => {
+  return writeFiles(userData).flatMap((file): WriteFile[] => {
     const { encoding, ...rest } = file as WriteFile & { encoding?: string };
-    return encoding === "gz+b64" ? { ...rest, content: gunzipSync(Buffer.from(file.content, "base64")).toString("utf8") } : file;
+    if (file.path === FILE_BUNDLE_PATH) {
+      return unpackFiles(gunzipSync(Buffer.from(file.content, "base64"))).map((entry) => ({
+        path: entry.path,
+        content: entry.content,
+        ...(entry.permissions === DEFAULT_PERMISSIONS ? {} : { permissions: entry.permissions }),
+      }));
+    }
+    return [encoding === "gz+b64" ? { ...rest, content: gunzipSync(Buffer.from(file.content, "base64")).toString("utf8") } : file];
   });
 }
 
@@ -63,7 +71,14 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   test("sets the hostname, writes every node file verbatim and runs the boot entry point", () => {
     const document = parse(userData);
     expect(document.hostname).toBe(node.name);
-    expect(document.runcmd).toEqual([["bash", BOOT_ENTRY_PATH]]);
+    // runcmd only starts the boot unit, which runs boot.sh and retries it after a failure.
+    const unpack = writeFiles(userData).some((file) => file.path === FILE_BUNDLE_PATH) ? [["tar", "-x", "-m", "-f", FILE_BUNDLE_PATH, "-C", "/"]] : [];
+    expect(document.runcmd).toEqual([...unpack, ["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", BOOT_UNIT]]);
+    const unit = decodedWriteFiles(userData).find((file) => file.path === BOOT_UNIT_PATH)!.content;
+    expect(unit).toMatch(new RegExp(`^ExecStart=/bin/bash ${BOOT_ENTRY_PATH}$`, "m"));
+    expect(unit).toMatch(/^Restart=on-failure$/m);
+    expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
+    expect(unit).toMatch(/^WantedBy=multi-user.target$/m);
     // owner and 0644 are cloud-init's defaults (root:root, 0644) and left out.
     expect(decodedWriteFiles(userData).map((file) => ({ ...file, owner: file.owner ?? "root:root", permissions: file.permissions ?? DEFAULT_PERMISSIONS }))).toEqual(
       renderNodeFiles(topology, node).map((file) => ({ path: file.path, owner: "root:root", permissions: file.permissions, content: file.content })),
@@ -84,7 +99,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 
   test("gets the right files for its role", () => {
-    const paths = writeFiles(userData).map((file) => file.path);
+    const paths = decodedWriteFiles(userData).map((file) => file.path);
     const has = (suffix: string) => paths.some((file) => file.endsWith(suffix));
     expect(has("haproxy.cfg") || has("nginx.conf")).toBe(node.role === "load-balancer");
     expect(has("/etc/etcd/etcd.conf.yml")).toBe(node.role === "etcd");
@@ -96,13 +111,13 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
     expect(has("join-node.sh")).toBe(node.role === "control-plane" || node.role === "worker");
     expect(paths.includes(KUBEADM_JOIN_CONFIG_PATH)).toBe(node === topology.initNode);
     expect(has("refresh-join-token.sh")).toBe(node.role === "control-plane");
-    const kubeadm = writeFiles(userData).find((file) => file.path === KUBEADM_CONFIG_PATH);
+    const kubeadm = decodedWriteFiles(userData).find((file) => file.path === KUBEADM_CONFIG_PATH);
     expect(kubeadm !== undefined).toBe(node.role === "control-plane" || node.role === "worker");
     if (kubeadm) {
       expect(kubeadm.content.includes("kind: InitConfiguration")).toBe(node === topology.initNode);
       expect(kubeadm.content.includes("kind: JoinConfiguration")).toBe(node !== topology.initNode);
     }
-    const env = writeFiles(userData).find((file) => file.path === "/etc/kubeadm-ha/cluster.env");
+    const env = decodedWriteFiles(userData).find((file) => file.path === "/etc/kubeadm-ha/cluster.env");
     // A worker does not even learn where control-plane material is kept.
     expect(env?.content.includes("/control-plane")).toBe(node.role === "control-plane" || node.role === "etcd");
   });
@@ -144,9 +159,31 @@ test.each(["calico", "flannel"])("the largest spec (32-character stack name, 7 c
   }
 });
 
-test("a node whose files exceed the limit gets its largest files gzip+base64 encoded, and only those", () => {
+test("a node whose files do not fit even one by one compressed gets them in one archive that GNU tar unpacks exactly", () => {
   const topology = shippedTopology("five-server");
   const node = topology.initNode;
+  const userData = renderUserData(topology, node);
+  const written = writeFiles(userData);
+  expect(written.map((file) => file.path)).toEqual([FILE_BUNDLE_PATH]);
+  const archive = path.join(workDir, "files.tar");
+  fs.writeFileSync(archive, gunzipSync(Buffer.from(written[0].content, "base64")));
+  const root = fs.mkdtempSync(path.join(workDir, "unpacked-"));
+  const tar = spawnSync("tar", ["-x", "-m", "-f", archive, "-C", root], { encoding: "utf8" });
+  expect(tar.stderr).toBe("");
+  expect(tar.status).toBe(0);
+  for (const file of renderNodeFiles(topology, node)) {
+    const target = path.join(root, file.path);
+    expect({ path: file.path, content: fs.readFileSync(target, "utf8"), mode: (fs.statSync(target).mode & 0o777).toString(8).padStart(4, "0") }).toEqual({
+      path: file.path,
+      content: file.content,
+      mode: file.permissions,
+    });
+  }
+});
+
+test("a node whose files exceed the limit gets its largest files gzip+base64 encoded, and only those", () => {
+  const topology = shippedTopology("five-server");
+  const node = topology.controlPlane[1];
   const files = renderNodeFiles(topology, node);
   // Pad one file past what plain text can carry; the rest must stay readable.
   const padded = files.map((file) => (file.path === KUBEADM_CONFIG_PATH ? { ...file, content: `${file.content}# ${"x".repeat(6000)}\n` } : file));
@@ -165,7 +202,7 @@ test("a node whose files exceed the limit gets its largest files gzip+base64 enc
   const result = cloudInitSchema("compressed", userData);
   expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
   // In the shipped clusters only the init node, which carries both the init and the join path,
-  // may need it, and then for one file at most; every other node's user-data is plain text.
+  // needs it (its files travel as one archive); every other node's user-data is plain text.
   for (const stack of SHIPPED_CLUSTERS) {
     const shipped = shippedTopology(stack);
     for (const each of shipped.nodes) {
@@ -174,7 +211,7 @@ test("a node whose files exceed the limit gets its largest files gzip+base64 enc
     }
   }
   expect(() => renderUserData(topology, node, [...files, { path: "/x", permissions: "0644", content: require("crypto").randomBytes(20000).toString("hex") }]))
-    .toThrow(/even with every file compressed; EC2 accepts less than 16384/);
+    .toThrow(/even with its files in one compressed archive; EC2 accepts less than 16384/);
 });
 
 test("negative control: cloud-init schema rejects a broken document", () => {

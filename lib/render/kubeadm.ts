@@ -83,9 +83,9 @@ export function kubeadmDocuments(topology: Topology, node: ClusterNode): Kubeadm
     throw new Error(`kubeadm: ${node.name} is a ${node.role} node; only control-plane and worker nodes run kubeadm`);
   }
   if (node.name === topology.initNode.name) {
-    return [initConfiguration(node), clusterConfiguration(topology), kubeletConfiguration()];
+    return [initConfiguration(node, topology.spec.region), clusterConfiguration(topology), kubeletConfiguration()];
   }
-  return [joinConfiguration(node)];
+  return [joinConfiguration(node, topology.spec.region)];
 }
 
 /** The multi-document YAML the node reads from KUBEADM_CONFIG_PATH. */
@@ -129,7 +129,7 @@ export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): 
  */
 export function initNodeJoinDocuments(topology: Topology, node: ClusterNode): KubeadmDocument[] {
   if (node.name !== topology.initNode.name) throw new Error(`kubeadm: ${node.name} is not the init node`);
-  return [joinConfiguration(node)];
+  return [joinConfiguration(node, topology.spec.region)];
 }
 
 export function renderInitNodeJoinConfigFile(topology: Topology, node: ClusterNode): NodeFile {
@@ -137,13 +137,18 @@ export function renderInitNodeJoinConfigFile(topology: Topology, node: ClusterNo
   return { path: KUBEADM_JOIN_CONFIG_PATH, content, permissions: "0600" };
 }
 
-function nodeRegistration(node: ClusterNode) {
+function nodeRegistration(node: ClusterNode, region: string) {
   return {
     name: node.name,
     criSocket: CRI_SOCKET,
     // EC2 instances can have several interfaces; the kubelet must register the address the
     // security groups and the load balancer know.
-    kubeletExtraArgs: [{ name: "node-ip", value: node.privateIp }] satisfies KubeadmArg[],
+    kubeletExtraArgs: [
+      { name: "node-ip", value: node.privateIp },
+      // There is no cloud controller to set them: the kubelet labels its node with its zone (a label
+      // NodeRestriction lets a kubelet set), which CoreDNS's spread and users' workloads use.
+      { name: "node-labels", value: `topology.kubernetes.io/region=${region},topology.kubernetes.io/zone=${node.availabilityZone}` },
+    ] satisfies KubeadmArg[],
   };
 }
 
@@ -151,12 +156,12 @@ function localApiEndpoint(node: ClusterNode) {
   return { advertiseAddress: node.privateIp, bindPort: API_SERVER_PORT };
 }
 
-function initConfiguration(node: ClusterNode): KubeadmDocument {
+function initConfiguration(node: ClusterNode, region: string): KubeadmDocument {
   return {
     apiVersion: KUBEADM_API_VERSION,
     kind: "InitConfiguration",
     localAPIEndpoint: localApiEndpoint(node),
-    nodeRegistration: nodeRegistration(node),
+    nodeRegistration: nodeRegistration(node, region),
   };
 }
 
@@ -209,11 +214,11 @@ function kubeletConfiguration(): KubeadmDocument {
   return { apiVersion: KUBELET_API_VERSION, kind: "KubeletConfiguration", cgroupDriver: "systemd" };
 }
 
-function joinConfiguration(node: ClusterNode): KubeadmDocument {
+function joinConfiguration(node: ClusterNode, region: string): KubeadmDocument {
   const document: KubeadmDocument = {
     apiVersion: KUBEADM_API_VERSION,
     kind: "JoinConfiguration",
-    nodeRegistration: nodeRegistration(node),
+    nodeRegistration: nodeRegistration(node, region),
     discovery: { file: { kubeConfigPath: DISCOVERY_KUBECONFIG_PATH } },
   };
   return node.role === "control-plane" ? { ...document, controlPlane: { localAPIEndpoint: localApiEndpoint(node) } } : document;

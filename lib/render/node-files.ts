@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { NodeFile } from "../node-file";
 import type { ClusterNode, Topology } from "../topology";
-import { CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
+import { CONTROL_PLANE_JOIN_LEASE_SUBPATH, CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
 import { renderLoadBalancerFiles } from "./load-balancer";
 import { renderEtcdMemberFiles } from "./etcd";
 import {
@@ -20,13 +20,23 @@ import {
   renderInitNodeJoinConfigFile,
   renderKubeadmConfigFile,
 } from "./kubeadm";
+import { COREDNS_PDB_PATH, COREDNS_SPREAD_PATCH_PATH, corednsSpreadNodes, renderCorednsFiles } from "./coredns";
 import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH, renderCniFiles } from "./cni";
 
 export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
-/** Where the boot scripts live on a node; the user-data runs BOOT_ENTRY_PATH. */
+/** Where the boot scripts live on a node; the boot unit runs BOOT_ENTRY_PATH. */
 export const SCRIPT_DIR = "/usr/local/lib/kubeadm-ha";
 export const BOOT_ENTRY_PATH = `${SCRIPT_DIR}/boot.sh`;
 export const JOIN_TOKEN_UNIT = "kubeadm-ha-join-token";
+/**
+ * The systemd unit that runs BOOT_ENTRY_PATH: cloud-init's runcmd only enables and starts it, so a
+ * failed step is retried (with backoff, for ever) instead of stranding the node, and a reboot runs
+ * the (idempotent) boot again.
+ */
+export const BOOT_UNIT = "kubeadm-ha-boot.service";
+export const BOOT_UNIT_PATH = `/etc/systemd/system/${BOOT_UNIT}`;
+/** The boot unit's backoff: the first retry after RestartSec, growing to RestartMaxDelaySec. */
+export const BOOT_RETRY = { firstDelaySeconds: 15, steps: 6, maxDelaySeconds: 300 } as const;
 
 /**
  * Join tokens live 24 h and are replaced once older than 6 h; the timer checks hourly with up to
@@ -81,7 +91,7 @@ export function installedScript(name: string, source: string): string {
 }
 
 /**
- * 0644: every script is run as `bash <script>` (runcmd, boot.sh, the timer's service) or sourced,
+ * 0644: every script is run as `bash <script>` (the boot unit, boot.sh, the timer's service) or sourced,
  * never executed directly, and the default mode costs no bytes in the user-data.
  */
 function script(name: string): NodeFile {
@@ -97,7 +107,7 @@ export function bootScripts(topology: Topology, node: ClusterNode): string[] {
       return ["etcd-node.sh"];
     case "control-plane":
       return node.name === topology.initNode.name
-        ? ["install-kubernetes.sh", "init-control-plane.sh"]
+        ? ["install-kubernetes.sh", "init-control-plane.sh", "spread-coredns.sh"]
         : ["install-kubernetes.sh", "join-node.sh"];
     case "worker":
       return ["install-kubernetes.sh", "join-node.sh"];
@@ -107,6 +117,7 @@ export function bootScripts(topology: Topology, node: ClusterNode): string[] {
 export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile[] {
   const files: NodeFile[] = [
     { path: CLUSTER_ENV_PATH, content: renderClusterEnv(topology, node), permissions: "0644" },
+    bootUnitFile(),
     script("common.sh"),
     script("boot.sh"),
     ...bootScripts(topology, node).map(script),
@@ -123,7 +134,7 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile
       // The init node also carries what a control-plane join needs: a replacement of it joins the
       // running cluster instead of initialising a second one (init-control-plane.sh).
       if (node.name === topology.initNode.name) {
-        files.push(...renderCniFiles(topology), script("join-node.sh"), renderInitNodeJoinConfigFile(topology, node));
+        files.push(...renderCniFiles(topology), ...renderCorednsFiles(topology), script("join-node.sh"), renderInitNodeJoinConfigFile(topology, node));
       }
       break;
     case "worker":
@@ -145,6 +156,34 @@ function kubernetesNodeFiles(topology: Topology, node: ClusterNode): NodeFile[] 
       permissions: "0644",
     },
   ];
+}
+
+function bootUnitFile(): NodeFile {
+  const unit = [
+    "[Unit]",
+    "Description=kubeadm-ha: bootstrap this node, retried until it succeeds",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    // Never give up: each attempt is bounded by the scripts' own waits, and a retry resumes from
+    // the markers of what is already done.
+    "StartLimitIntervalSec=0",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    "TimeoutStartSec=infinity",
+    `ExecStart=/bin/bash ${BOOT_ENTRY_PATH}`,
+    "Restart=on-failure",
+    `RestartSec=${BOOT_RETRY.firstDelaySeconds}s`,
+    `RestartSteps=${BOOT_RETRY.steps}`,
+    `RestartMaxDelaySec=${BOOT_RETRY.maxDelaySeconds}s`,
+    "StandardOutput=journal+console",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+  return { path: BOOT_UNIT_PATH, content: unit, permissions: "0644" };
 }
 
 function joinTokenTimerFiles(): NodeFile[] {
@@ -210,6 +249,8 @@ export function clusterEnv(topology: Topology, node: ClusterNode): [string, stri
     ["PKI_FROM_INIT_NODE", pkiFilesFromInitNode(topology).join(" ")],
     ["PKI_FROM_ETCD", pkiFilesFromEtcd(topology).join(" ")],
   ];
+  // Control-plane joins take turns (join-node.sh): etcd admits one learner member at a time.
+  const joinLease: [string, string] = ["CONTROL_PLANE_JOIN_LEASE_PARAMETER", `${controlPlanePrefix}/${CONTROL_PLANE_JOIN_LEASE_SUBPATH}`];
   const kubernetes: [string, string][] = [
     ["KUBERNETES_VERSION", spec.kubernetesVersion],
     ["KUBERNETES_MINOR", spec.kubernetesVersion.split(".").slice(0, 2).join(".")],
@@ -238,15 +279,21 @@ export function clusterEnv(topology: Topology, node: ClusterNode): [string, stri
     case "worker":
       return [...common, ...kubernetes];
     case "control-plane":
-      if (node.name !== topology.initNode.name) return [...common, ...kubernetes, ...controlPlanePki, ...joinTokenPublisher];
+      if (node.name !== topology.initNode.name) return [...common, ...kubernetes, ...controlPlanePki, ...joinTokenPublisher, joinLease];
       return [
         ...common,
         ...kubernetes,
         ...controlPlanePki,
         ...joinTokenPublisher,
+        joinLease,
         ["ADMIN_KUBECONFIG_PARAMETER", `${controlPlanePrefix}/admin.conf`],
         ["KUBEADM_JOIN_CONFIG", KUBEADM_JOIN_CONFIG_PATH],
+        // External etcd: the members kubeadm init's preflight asks for /version (init-control-plane.sh).
+        ["ETCD_ENDPOINTS", topology.etcd.topology === "external" ? topology.etcd.endpoints.join(" ") : ""],
         ...cniEnv(spec.cni.plugin),
+        ["COREDNS_SPREAD_NODES", corednsSpreadNodes(topology).join(" ")],
+        ["COREDNS_SPREAD_PATCH", COREDNS_SPREAD_PATCH_PATH],
+        ["COREDNS_PDB", COREDNS_PDB_PATH],
       ];
   }
 }
