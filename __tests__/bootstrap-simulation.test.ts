@@ -18,7 +18,7 @@ import { BOOT_UNIT, BOOT_UNIT_PATH } from "../lib/render/node-files";
 import { FILE_BUNDLE_PATH, renderUserData } from "../lib/render/user-data";
 import { SECRET_KEYS, kmsAlias, parameterPrefix } from "../lib/secret-store";
 import type { ClusterNode, Topology } from "../lib/topology";
-import { shippedTopology } from "./support/specs";
+import { inlineTopology, shippedTopology } from "./support/specs";
 
 jest.setTimeout(180_000);
 
@@ -80,6 +80,8 @@ case $1 in
     ;;
   init)
     [[ -f $config ]] || fail "init without --config"
+    # FAKE_INIT_SECONDS: a slow init node (image pulls, a slow disk).
+    sleep "\${FAKE_INIT_SECONDS:-0}"
     grep -q '^kind: InitConfiguration' "$config" || fail "init config has no InitConfiguration"
     [[ -f $ROOT/etc/kubernetes/admin.conf ]] && fail "init on an initialised node"
     external=false
@@ -482,6 +484,10 @@ class SimulatedCluster {
     fs.writeFileSync(this.parameterFile(name), JSON.stringify(fields));
   }
 
+  deleteParameter(name: string): void {
+    fs.rmSync(this.parameterFile(name));
+  }
+
   /** The fake aws's file for a parameter (python's urllib.parse.quote(name, safe="")). */
   private parameterFile(name: string): string {
     const quoted = encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -531,9 +537,9 @@ class SimulatedCluster {
     };
   }
 
-  /** Boots every node at once; resolves when all have finished (or kills them all on timeout). */
-  bootAll(): Promise<RunResult[]> {
-    return this.bootNodes(this.topology.nodes);
+  /** Boots every node (or these) at once; resolves when all have finished (or kills them all on timeout). */
+  bootAll(env: NodeJS.ProcessEnv = {}, attempts = 1, nodes: readonly ClusterNode[] = this.topology.nodes): Promise<RunResult[]> {
+    return this.bootNodes(nodes, env, undefined, attempts);
   }
 
   /**
@@ -715,6 +721,20 @@ describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
       expect(fs.existsSync(path.join(cluster.root(node), "run/kubeadm-ha/discovery.kubeconfig"))).toBe(false);
       expect(fs.existsSync(path.join(cluster.root(node), "etc/kubernetes/kubelet.conf"))).toBe(true);
     }
+  });
+
+  test("after the joins, the init node spreads CoreDNS over the nodes and gives it a PodDisruptionBudget", () => {
+    const init = topology.initNode;
+    const mine = calls.filter((call) => call.node === init.name);
+    const pdb = mine.filter((call) => is(call, "kubectl", "apply") && call.line.endsWith("/etc/kubeadm-ha/coredns-pdb.yaml"));
+    const patch = mine.filter((call) => is(call, "kubectl", "-n", "kube-system", "patch", "deployment", "coredns"));
+    expect(pdb).toHaveLength(1);
+    expect(patch).toHaveLength(1);
+    expect(patch[0].line).toContain("--type strategic --patch-file");
+    const joins = calls.filter((call) => call.line.includes(" event joined "));
+    expect(joins).toHaveLength(topology.controlPlane.length - 1 + topology.workers.length);
+    for (const join of joins) expect(join.time).toBeLessThan(patch[0].time);
+    expect(cluster.log(init)).toMatch(/CoreDNS spread across nodes and zones, with a PodDisruptionBudget/);
   });
 
   test("control-plane joiners receive the shared certificates; workers receive no control-plane material", () => {
@@ -1118,5 +1138,199 @@ describe("kubeadm that stops half-way, mismatched or throttled answers, stopped 
     const [run] = await cluster.bootNodes([lb], { FAKE_INACTIVE: "1" }, ["bash", "/usr/local/lib/kubeadm-ha/load-balancer.sh"]);
     expect(run.code).toBe(0);
     expect(since(count, lb).filter((call) => is(call, "systemctl", "restart"))).toHaveLength(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Slow, failed and racing nodes (issue: bring-up that survives them)
+
+/** Shows what each node said when an assertion of the current test failed. */
+function showRunsOnFailure(runs: () => RunResult[] | undefined): void {
+  afterEach(() => {
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts) {
+      for (const run of runs() ?? []) if (run.code !== 0) console.log(`--- ${run.node} exited ${run.code}\n${run.output}`);
+    }
+  });
+}
+
+const timesOf = (cluster: SimulatedCluster, node: ClusterNode, ...prefix: string[]) =>
+  cluster.calls().filter((call) => call.node === node.name && is(call, ...prefix)).map((call) => call.time);
+
+describe("external etcd: a slow member and a dead member at boot", () => {
+  const topology = shippedTopology("external-etcd");
+  const init = topology.initNode;
+  let runs: RunResult[] | undefined;
+  showRunsOnFailure(() => runs);
+
+  test("a slow member: kubeadm init waits until every member answers /version, with its preflight check on", async () => {
+    const cluster = new SimulatedCluster(topology, "-slow-etcd");
+    const slow = topology.etcdNodes[1];
+    runs = await cluster.bootAll({ FAKE_ETCD_SLOW: `${slow.name}=3000` }, 3);
+    expect(runs.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    const inits = cluster.calls().filter((call) => is(call, "kubeadm", "init"));
+    expect(inits).toHaveLength(1);
+    expect(inits[0].argv.join(" ")).not.toContain("--ignore-preflight-errors");
+    // etcd on the slow member answers 3 s after its start: init came after that.
+    const started = timesOf(cluster, slow, "systemctl", "start", "--no-block", "etcd");
+    expect(started).toHaveLength(1);
+    expect(inits[0].time - started[0]).toBeGreaterThan(3_000_000_000n);
+    expect(cluster.log(init)).toMatch(new RegExp(`etcd members not answering /version yet: https://${slow.privateIp.replace(/\./g, "\\.")}:2379`));
+    expect(cluster.calls().filter((call) => call.line.includes("event failed"))).toEqual([]);
+  });
+
+  test("a dead member: with a quorum, kubeadm init runs after the bounded wait without ExternalEtcdVersion, and says so", async () => {
+    const cluster = new SimulatedCluster(topology, "-dead-etcd");
+    const dead = topology.etcdNodes[2];
+    runs = await cluster.bootAll({ FAKE_ETCD_DEAD: dead.name, KUBEADM_HA_ETCD_MEMBERS_WAIT_SECONDS: "2" }, 3);
+    expect(runs.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    const inits = cluster.calls().filter((call) => is(call, "kubeadm", "init"));
+    expect(inits.map((call) => call.argv.slice(-1)[0])).toEqual(["--ignore-preflight-errors=ExternalEtcdVersion"]);
+    expect(cluster.log(init)).toMatch(/etcd members silent after 2s: https:\/\/\S+:2379; etcd has a quorum, so kubeadm init runs without its ExternalEtcdVersion preflight check/);
+  });
+});
+
+describe("a failed kubeadm init, a slow init node and a late load balancer", () => {
+  const topology = shippedTopology("five-server");
+  const init = topology.initNode;
+  let runs: RunResult[] | undefined;
+  showRunsOnFailure(() => runs);
+
+  test("init fails once: systemd runs the boot again, it resets and inits; joiners outwait the slow init node", async () => {
+    const cluster = new SimulatedCluster(topology, "-init-retry");
+    // Joiners give up each attempt after 3 s, the init node takes 4 s per init and fails the first one.
+    runs = await cluster.bootAll({ FAKE_FAIL_INIT_TIMES: "1", FAKE_INIT_SECONDS: "4", KUBEADM_HA_WAIT_SECONDS: "3" }, 10);
+    expect(runs.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    expect(runs.find((run) => run.node === init.name)!.attempts).toBe(2);
+    const kubeadm = cluster.calls().filter((call) => call.node === init.name && (is(call, "kubeadm", "init") || is(call, "kubeadm", "reset")));
+    expect(kubeadm.map((call) => call.argv.slice(0, 2).join(" "))).toEqual(["kubeadm init", "kubeadm reset", "kubeadm init"]);
+    for (const node of [...topology.controlPlane, ...topology.workers].filter((candidate) => candidate !== init)) {
+      const run = runs.find((candidate) => candidate.node === node.name)!;
+      // The first attempts gave up (bounded); a later one joined, once.
+      expect(run.attempts).toBeGreaterThan(1);
+      expect(cluster.log(node)).toMatch(/gave up waiting for join material/);
+      expect(cluster.calls().filter((call) => call.node === node.name && is(call, "kubeadm", "join"))).toHaveLength(1);
+    }
+  });
+
+  test("the load balancer comes up late: the init node waits for it before kubeadm init", async () => {
+    const cluster = new SimulatedCluster(topology, "-lb-late");
+    const others = topology.nodes.filter((node) => node !== topology.loadBalancer);
+    const early = cluster.bootAll(undefined, 3, others);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const [lb] = await cluster.bootNodes([topology.loadBalancer]);
+    runs = [...(await early), lb];
+    expect(runs.map((run) => run.code)).toEqual(runs.map(() => 0));
+    const lbUp = timesOf(cluster, topology.loadBalancer, "systemctl", "restart", "haproxy");
+    const inits = timesOf(cluster, init, "kubeadm", "init");
+    expect(inits).toHaveLength(1);
+    expect(inits[0]).toBeGreaterThan(lbUp[0]);
+    expect(cluster.log(init)).toMatch(/waiting for the load balancer to accept connections at 10\.0\.0\.10:6443/);
+    expect(cluster.calls().filter((call) => call.line.includes("event failed"))).toEqual([]);
+  });
+});
+
+describe("a join token that expired or was revoked", () => {
+  const topology = shippedTopology("five-server");
+  const joinParameter = `/kubeadm-ha/${topology.stack}/join/discovery-kubeconfig`;
+  let runs: RunResult[] | undefined;
+  showRunsOnFailure(() => runs);
+
+  test("keeps a new node waiting, saying why, until a control-plane node publishes a new token; it then joins", async () => {
+    const cluster = new SimulatedCluster(topology, "-expired-token");
+    runs = await cluster.bootAll();
+    expect(runs.map((run) => run.code)).toEqual(runs.map(() => 0));
+    // The token cleaner removed the published token (it expired), still within the 6 h refresh age.
+    fs.writeFileSync(path.join(cluster.state, "tokens"), "");
+    const worker = topology.workers[0];
+    cluster.replace(worker);
+    const count = cluster.calls().length;
+    const joining = cluster.bootNodes([worker]);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // What the hourly timer on a control-plane node does.
+    const [refresh] = await cluster.bootNodes([topology.controlPlane[1]], {}, ["bash", "/usr/local/lib/kubeadm-ha/refresh-join-token.sh"]);
+    expect(refresh.code).toBe(0);
+    runs = [...(await joining), refresh];
+    expect(runs.map((run) => run.code)).toEqual([0, 0]);
+    const since = cluster.calls().slice(count);
+    const republished = since.filter((call) => call.argv.includes("put-parameter") && call.argv.includes(joinParameter));
+    expect(republished).toHaveLength(1);
+    const joins = since.filter((call) => call.node === worker.name && is(call, "kubeadm", "join"));
+    expect(joins).toHaveLength(1);
+    expect(joins[0].time).toBeGreaterThan(republished[0].time);
+    expect(since.filter((call) => call.line.includes("event failed"))).toEqual([]);
+    expect(cluster.log(worker)).toMatch(/the API refuses the published join token \(expired or revoked\)/);
+    expect(cluster.log(topology.controlPlane[1])).toMatch(/the published join token is no longer valid/);
+  });
+});
+
+describe("two control-plane joins at once (stacked etcd, 3 control-plane nodes)", () => {
+  const topology = inlineTopology("three-masters", "controlPlane:\n  count: 3\nworkers:\n  count: 1\n");
+  let runs: RunResult[] | undefined;
+  showRunsOnFailure(() => runs);
+
+  test("take turns through the join lease: one etcd learner at a time, both join, the lease is released", async () => {
+    const cluster = new SimulatedCluster(topology, "-two-joins");
+    // Each learner takes 1 s to catch up and be promoted: two joins at once would overlap.
+    runs = await cluster.bootAll({ FAKE_LEARNER_SECONDS: "1" });
+    expect(runs.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    const calls = cluster.calls();
+    expect(calls.filter((call) => call.line.includes("event failed"))).toEqual([]);
+    const learners = calls.filter((call) => call.line.includes("event etcd learner"));
+    expect(learners.map((call) => call.argv.slice(1).join(" "))).toEqual([
+      "etcd learner added", "etcd learner promoted", "etcd learner added", "etcd learner promoted",
+    ]);
+    expect(learners[0].node).toBe(learners[1].node);
+    expect(learners[2].node).toBe(learners[3].node);
+    expect(new Set([learners[0].node, learners[2].node])).toEqual(new Set(["control-plane-2", "control-plane-3"]));
+    expect(cluster.parameter(`/kubeadm-ha/${topology.stack}/control-plane/join-lease`)).toBeUndefined();
+    const second = topology.controlPlane.find((node) => node.name === learners[2].node)!;
+    expect(cluster.log(second)).toMatch(new RegExp(`the control-plane join lease is held by ${learners[0].node} until`));
+    expect(cluster.denied()).toBe("");
+  });
+});
+
+describe("a replacement init node and a live cluster", () => {
+  const topology = shippedTopology("five-server");
+  const init = topology.initNode;
+  const joinParameter = `/kubeadm-ha/${topology.stack}/join/discovery-kubeconfig`;
+  let cluster: SimulatedCluster;
+  let runs: RunResult[] | undefined;
+  showRunsOnFailure(() => runs);
+
+  beforeAll(async () => {
+    cluster = new SimulatedCluster(topology, "-live");
+    runs = await cluster.bootAll();
+    expect(runs.map((run) => run.code)).toEqual(runs.map(() => 0));
+  });
+
+  test("a transient KMS error on its existence check is asked again, never taken for a stale value: it joins", async () => {
+    const clusterCa = fs.readFileSync(path.join(cluster.state, "cluster-ca.crt"), "utf8");
+    cluster.replace(init);
+    const count = cluster.calls().length;
+    runs = await cluster.bootNodes([init], { FAKE_KMS_TRANSIENT: "3" });
+    expect(runs[0].code).toBe(0);
+    const mine = cluster.calls().slice(count).filter((call) => call.node === init.name);
+    expect(mine.filter((call) => call.line.includes("event kms transient"))).toHaveLength(3);
+    expect(mine.filter((call) => is(call, "kubeadm", "init"))).toEqual([]);
+    expect(mine.filter((call) => is(call, "kubeadm", "join"))).toHaveLength(1);
+    expect(cluster.log(init)).toMatch(/cannot tell whether \S+discovery-kubeconfig exists yet: An error occurred \(KMSInternalException\)/);
+    expect(fs.readFileSync(path.join(cluster.state, "cluster-ca.crt"), "utf8")).toBe(clusterCa);
+  });
+
+  test("with its join material gone, it refuses kubeadm init because an API server answers at the endpoint", async () => {
+    const saved = cluster.parameter(joinParameter)!;
+    cluster.deleteParameter(joinParameter);
+    try {
+      cluster.replace(init);
+      const count = cluster.calls().length;
+      runs = await cluster.bootNodes([init]);
+      expect(runs[0].code).not.toBe(0);
+      const mine = cluster.calls().slice(count).filter((call) => call.node === init.name);
+      expect(mine.filter((call) => is(call, "kubeadm", "init") || is(call, "kubeadm", "join") || call.argv.includes("put-parameter"))).toEqual([]);
+      expect(cluster.log(init)).toMatch(/an API server already answers at https:\/\/10\.0\.0\.10:6443: refusing kubeadm init over a live cluster/);
+    } finally {
+      cluster.setParameter(joinParameter, saved);
+    }
   });
 });
