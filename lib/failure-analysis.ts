@@ -44,6 +44,17 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
     survives: false,
     why: "the API endpoint is gone: running pods keep serving, but kubectl, kubelets and controllers cannot reach the API until it is replaced",
   });
+  // CoreDNS: kubeadm's two replicas, spread one per node (and across zones where it can) once the
+  // nodes have joined, with a PodDisruptionBudget (lib/render/coredns.ts).
+  const kubernetesNodes = controlPlane.length + workers.length;
+  cases.push({
+    failure: "the node of a cluster DNS (CoreDNS) replica",
+    survives: kubernetesNodes >= 2,
+    why:
+      kubernetesNodes >= 2
+        ? "the two CoreDNS replicas run on different nodes (spread after the joins, a PodDisruptionBudget for drains): the other one keeps answering while the lost one is rescheduled"
+        : "both CoreDNS replicas run on the only Kubernetes node",
+  });
   cases.push({
     failure: "one worker node",
     survives: workers.length >= 2,
@@ -65,9 +76,14 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   if (lostNames.has(topology.loadBalancer.name)) reasons.push("the load balancer runs there");
   if (apiLeft === 0) reasons.push("no API server is left");
   if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
+  const kubernetesLeft = [...topology.controlPlane, ...topology.workers].filter((node) => !lostNames.has(node.name)).length;
+  if (kubernetesLeft === 0) reasons.push("no Kubernetes node is left for cluster DNS");
   return {
     failure: `availability zone ${zone} (${lost.map((node) => node.name).join(", ")})`,
     survives: reasons.length === 0,
-    why: reasons.length === 0 ? "enough API servers, etcd members and the load balancer remain in other zones" : reasons.join("; "),
+    why:
+      reasons.length === 0
+        ? "enough API servers, etcd members and the load balancer remain in other zones; CoreDNS's replicas prefer different zones (one lost with the zone is rescheduled)"
+        : reasons.join("; "),
   };
 }
