@@ -115,6 +115,7 @@ case $1 in
     [[ -f $FAKE_STATE/lb-up ]] || fail "init: upload-config cannot reach $FAKE_ENDPOINT (no load balancer)"
     cp "$pki/ca.crt" "$FAKE_STATE/cluster-ca.crt"
     touch "$FAKE_STATE/api-ready" "$FAKE_STATE/nodes/$FAKE_NODE"
+    mkdir -p "$ROOT/sys/fs/cgroup/kubepods.slice"
     event initialised
     if [[ " $* " == *" --skip-token-print "* ]]; then
       echo "kubeadm join $FAKE_ENDPOINT --token <value withheld>"
@@ -161,6 +162,7 @@ case $1 in
     # FAKE_FAIL_JOIN: a last phase (control-plane-join, mark-control-plane, ...) fails after kubelet-start.
     [[ -z \${FAKE_FAIL_JOIN:-} ]] || fail "join after writing kubelet.conf"
     touch "$FAKE_STATE/nodes/$FAKE_NODE"
+    mkdir -p "$ROOT/sys/fs/cgroup/kubepods.slice"
     event "joined $role"
     ;;
   reset)
@@ -250,6 +252,13 @@ case "$*" in
     delay=0; [[ \${FAKE_ETCD_SLOW:-} != "$FAKE_NODE="* ]] || delay=\${FAKE_ETCD_SLOW#*=}
     echo $(($(date +%s%3N) + delay)) >"$FAKE_STATE/etcd/$FAKE_NODE_IP"
     ;;
+esac`,
+  // The rules in FAKE_STATE/iptables-<node>; -C answers 1 for a rule not there, as iptables does.
+  iptables: `record iptables "$@"; rules="$FAKE_STATE/iptables-$FAKE_NODE"; rule="\${*:3}"
+case $2 in
+  -C) grep -qxF -- "$rule" "$rules" 2>/dev/null ;;
+  -I) echo "$rule" >>"$rules" ;;
+  *) fail "unexpected iptables $*" ;;
 esac`,
   "apt-get": `record apt-get "$@"`,
   "apt-mark": `record apt-mark "$@"`,
@@ -735,6 +744,18 @@ describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
     expect(joins).toHaveLength(topology.controlPlane.length - 1 + topology.workers.length);
     for (const join of joins) expect(join.time).toBeLessThan(patch[0].time);
     expect(cluster.log(init)).toMatch(/CoreDNS spread across nodes and zones, with a PodDisruptionBudget/);
+  });
+
+  test("every Kubernetes node keeps its pods, hostNetwork ones too, away from the instance metadata service", () => {
+    for (const node of [...topology.controlPlane, ...topology.workers]) {
+      const rules = fs.readFileSync(path.join(cluster.state, `iptables-${node.name}`), "utf8");
+      expect(rules).toBe("OUTPUT -d 169.254.169.254/32 -m cgroup --path kubepods.slice -j REJECT\n");
+      const added = calls.filter((call) => call.node === node.name && is(call, "iptables", "-w", "-I"));
+      const joined = calls.filter((call) => call.node === node.name && (call.line.includes("event joined") || call.line.endsWith("event initialised")));
+      expect(added).toHaveLength(1);
+      expect(added[0].time).toBeGreaterThan(joined[0].time);
+    }
+    for (const node of [topology.loadBalancer, ...topology.etcdNodes]) expect(fs.existsSync(path.join(cluster.state, `iptables-${node.name}`))).toBe(false);
   });
 
   test("control-plane joiners receive the shared certificates; workers receive no control-plane material", () => {

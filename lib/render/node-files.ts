@@ -107,10 +107,10 @@ export function bootScripts(topology: Topology, node: ClusterNode): string[] {
       return ["etcd-node.sh"];
     case "control-plane":
       return node.name === topology.initNode.name
-        ? ["install-kubernetes.sh", "init-control-plane.sh", "spread-coredns.sh"]
-        : ["install-kubernetes.sh", "join-node.sh"];
+        ? ["install-kubernetes.sh", "init-control-plane.sh", "guard-imds.sh", "spread-coredns.sh"]
+        : ["install-kubernetes.sh", "join-node.sh", "guard-imds.sh"];
     case "worker":
-      return ["install-kubernetes.sh", "join-node.sh"];
+      return ["install-kubernetes.sh", "join-node.sh", "guard-imds.sh"];
   }
 }
 
