@@ -85,7 +85,10 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
     expect(config.nodeRegistration.name).toBe(topology.initNode.name);
     expect(config.nodeRegistration.criSocket).toBe("unix:///var/run/containerd/containerd.sock");
     expectArgList(config.nodeRegistration.kubeletExtraArgs);
-    expect(argMap(config.nodeRegistration.kubeletExtraArgs)).toEqual({ "node-ip": topology.initNode.privateIp });
+    expect(argMap(config.nodeRegistration.kubeletExtraArgs)).toEqual({
+      "node-ip": topology.initNode.privateIp,
+      "node-labels": `topology.kubernetes.io/region=${topology.spec.region},topology.kubernetes.io/zone=${topology.initNode.availabilityZone}`,
+    });
     expect(config.bootstrapTokens).toBeUndefined();
     expect(config.certificateKey).toBeUndefined();
   });
@@ -149,7 +152,10 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
       expectFields(join, "JoinConfiguration");
       expectFields(join.nodeRegistration, "NodeRegistrationOptions");
       expect(join.nodeRegistration.name).toBe(node.name);
-      expect(argMap(join.nodeRegistration.kubeletExtraArgs)).toEqual({ "node-ip": node.privateIp });
+      expect(argMap(join.nodeRegistration.kubeletExtraArgs)).toEqual({
+        "node-ip": node.privateIp,
+        "node-labels": `topology.kubernetes.io/region=${topology.spec.region},topology.kubernetes.io/zone=${node.availabilityZone}`,
+      });
       expectFields(join.discovery, "Discovery");
       expectFields(join.discovery.file, "FileDiscovery");
       expect(join.discovery).toEqual({ file: { kubeConfigPath: DISCOVERY_KUBECONFIG_PATH } });
@@ -172,7 +178,7 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
     expect(docs).toHaveLength(1);
     const other = topology.controlPlane[1];
     const expected = JSON.parse(
-      JSON.stringify(kind(documents(topology, other), "JoinConfiguration")).split(other.name).join(topology.initNode.name).split(other.privateIp).join(topology.initNode.privateIp),
+      JSON.stringify(kind(documents(topology, other), "JoinConfiguration")).split(other.name).join(topology.initNode.name).split(other.privateIp).join(topology.initNode.privateIp).split(`zone=${other.availabilityZone}`).join(`zone=${topology.initNode.availabilityZone}`),
     );
     expect(docs[0]).toEqual(expected);
     expect(docs[0].controlPlane.localAPIEndpoint.advertiseAddress).toBe(topology.initNode.privateIp);
