@@ -88,8 +88,14 @@ else
       preflight=(--ignore-preflight-errors=ExternalEtcdVersion)
     fi
   fi
-  # kubeadm init's upload phases go through controlPlaneEndpoint, the load balancer.
-  wait_until "the load balancer to accept connections at $CONTROL_PLANE_ENDPOINT" lb_accepts
+  # kubeadm init's upload phases go through controlPlaneEndpoint, the load balancer. A proxy on a
+  # node (HAProxy, NGINX) accepts connections before any backend is up: wait for it. A balancer
+  # that hands connections to the targets (WAIT_FOR_LOAD_BALANCER=false) refuses them until then.
+  if [[ ${WAIT_FOR_LOAD_BALANCER:-true} == true ]]; then
+    wait_until "the load balancer to accept connections at $CONTROL_PLANE_ENDPOINT" lb_accepts
+  else
+    endpoint_probe
+  fi
   # Nothing may answer there yet: an API server that does belongs to a live cluster, whatever the
   # parameter store said, and a second CA must never be published over it.
   ((probe != 0)) || die "an API server already answers at https://$CONTROL_PLANE_ENDPOINT: refusing kubeadm init over a live cluster (its join material at $JOIN_KUBECONFIG_PARAMETER does not decrypt here)"

@@ -290,6 +290,10 @@ export function clusterEnv(topology: Topology, node: ClusterNode): [string, stri
         ["KUBEADM_JOIN_CONFIG", KUBEADM_JOIN_CONFIG_PATH],
         // External etcd: the members kubeadm init's preflight asks for /version (init-control-plane.sh).
         ["ETCD_ENDPOINTS", topology.etcd.topology === "external" ? topology.etcd.endpoints.join(" ") : ""],
+        // Whether the init node waits for the endpoint to accept connections before kubeadm init:
+        // true for a proxy on a node (HAProxy, NGINX), which accepts before any backend is up; a
+        // pass-through balancer (an AWS NLB) refuses until kube-apiserver runs, so it would be false.
+        ["WAIT_FOR_LOAD_BALANCER", "true"],
         ...cniEnv(spec.cni.plugin),
         ["COREDNS_SPREAD_NODES", corednsSpreadNodes(topology).join(" ")],
         ["COREDNS_SPREAD_PATCH", COREDNS_SPREAD_PATCH_PATH],
