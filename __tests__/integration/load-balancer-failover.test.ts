@@ -57,9 +57,14 @@ const ETCD_HICCUPS: readonly Fault[] = ["etcd-hiccup", "etcd-hiccup-plain-readyz
 /** How long every API server's etcd checks fail together (a measured leader change takes 1-2 s). */
 const ETCD_HICCUP_MS = 3000;
 
-/** The balancer listens here; the masters on the next addresses (Linux routes all of 127/8 locally). */
-const LB_HOST = "127.0.0.20";
-const MASTER_HOSTS = ["127.0.0.21", "127.0.0.22", "127.0.0.23"];
+/**
+ * The balancer listens here; the masters on the next addresses (Linux routes all of 127/8 locally).
+ * The masters must use port 6443 (the rendered backend lines), so each run takes its own /16 of
+ * loopback addresses: runs of several checkouts on one machine never collide.
+ */
+const LOOPBACK_NET = `127.${10 + (process.pid % 240)}`;
+const LB_HOST = `${LOOPBACK_NET}.0.20`;
+const MASTER_HOSTS = [`${LOOPBACK_NET}.0.21`, `${LOOPBACK_NET}.0.22`, `${LOOPBACK_NET}.0.23`];
 /** control-plane-2: neither the first nor the last server, so no ordering luck hides a bug. */
 const VICTIM_INDEX = 1;
 
