@@ -33,6 +33,8 @@ take_lease() {
   local holder expires
   ssm put-parameter --name "$lease" --type String --value "$NODE_NAME $((EPOCHSECONDS + JOIN_LEASE_SECONDS))" >/dev/null 2>&1 && return
   read -r holder expires <<<"$(lease_value)" || return 1
+  # Released between the two calls: try again on the next poll.
+  [[ $expires =~ ^[0-9]+$ ]] || return 1
   # Ours, from an attempt that stopped without releasing it (a reboot): no other node has this name.
   if [[ $holder == "$NODE_NAME" ]]; then
     ssm put-parameter --name "$lease" --type String --overwrite --value "$NODE_NAME $((EPOCHSECONDS + JOIN_LEASE_SECONDS))" >/dev/null 2>&1
