@@ -448,6 +448,8 @@ class SimulatedCluster {
     this.state = path.join(this.dir, "state");
     for (const sub of ["calls", "params", "nodes", "etcd"]) fs.mkdirSync(path.join(this.state, sub), { recursive: true });
     fs.writeFileSync(path.join(this.state, "tokens"), "");
+    // A managed load balancer (the NLB) exists once Terraform created it; a node-run one starts with its node.
+    if (!topology.loadBalancer) fs.writeFileSync(path.join(this.state, "lb-up"), "");
     const policy = Object.fromEntries(
       SECRET_KEYS.map((key) => [
         key.audience,
@@ -667,7 +669,7 @@ beforeAll(() => {
   buildEtcdRelease(shippedTopology("external-etcd").spec.etcd.version);
 });
 
-describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
+describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s", (stack) => {
   const topology = shippedTopology(stack);
   let cluster: SimulatedCluster;
   let firstRun: RunResult[];
@@ -760,7 +762,7 @@ describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
       expect(added).toHaveLength(1);
       expect(added[0].time).toBeGreaterThan(joined[0].time);
     }
-    for (const node of [topology.loadBalancer, ...topology.etcdNodes]) expect(fs.existsSync(path.join(cluster.state, `iptables-${node.name}`))).toBe(false);
+    for (const node of [topology.loadBalancer!, ...topology.etcdNodes]) expect(fs.existsSync(path.join(cluster.state, `iptables-${node.name}`))).toBe(false);
   });
 
   test("control-plane joiners receive the shared certificates; workers receive no control-plane material", () => {
@@ -797,8 +799,12 @@ describe.each(["five-server", "external-etcd"])("bootstrap of %s", (stack) => {
     fs.rmSync(path.join(cluster.state, "denied.log"));
   });
 
-  test("the load balancer validates its configuration before starting it", () => {
-    const lb = calls.filter((call) => call.node === topology.loadBalancer.name);
+  test("the load balancer validates its configuration before starting it (an NLB has no node and nothing starts a proxy)", () => {
+    if (!topology.loadBalancer) {
+      expect(calls.filter((call) => is(call, "haproxy") || is(call, "nginx"))).toEqual([]);
+      return;
+    }
+    const lb = calls.filter((call) => call.node === topology.loadBalancer!.name);
     const check = firstTime(lb.filter((call) => is(call, "haproxy", "-c")));
     const restart = lb.filter((call) => is(call, "systemctl", "restart", "haproxy"));
     expect(restart).toHaveLength(1);
@@ -1044,7 +1050,7 @@ describe("kubeadm that stops half-way, mismatched or throttled answers, stopped 
 
   beforeAll(async () => {
     cluster = new SimulatedCluster(topology, "-halfway");
-    const first = [...topology.etcdNodes, topology.loadBalancer];
+    const first = [...topology.etcdNodes, topology.loadBalancer!];
     const runs = await cluster.bootNodes(first);
     expect(runs.map((run) => run.code)).toEqual(first.map(() => 0));
   });
@@ -1159,7 +1165,7 @@ describe("kubeadm that stops half-way, mismatched or throttled answers, stopped 
   });
 
   test("the load balancer is restarted when its service is not running, even with the same configuration", async () => {
-    const lb = topology.loadBalancer;
+    const lb = topology.loadBalancer!;
     const count = cluster.calls().length;
     const [run] = await cluster.bootNodes([lb], { FAKE_INACTIVE: "1" }, ["bash", "/usr/local/lib/kubeadm-ha/load-balancer.sh"]);
     expect(run.code).toBe(0);
@@ -1244,10 +1250,10 @@ describe("a failed kubeadm init, a slow init node and a late load balancer", () 
     const others = topology.nodes.filter((node) => node !== topology.loadBalancer);
     const early = cluster.bootAll(undefined, 3, others);
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const [lb] = await cluster.bootNodes([topology.loadBalancer]);
+    const [lb] = await cluster.bootNodes([topology.loadBalancer!]);
     runs = [...(await early), lb];
     expect(runs.map((run) => run.code)).toEqual(runs.map(() => 0));
-    const lbUp = timesOf(cluster, topology.loadBalancer, "systemctl", "restart", "haproxy");
+    const lbUp = timesOf(cluster, topology.loadBalancer!, "systemctl", "restart", "haproxy");
     const inits = timesOf(cluster, init, "kubeadm", "init");
     expect(inits).toHaveLength(1);
     expect(inits[0]).toBeGreaterThan(lbUp[0]);

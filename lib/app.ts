@@ -9,11 +9,10 @@ import { loadClusterSpecs } from "./load-specs";
 import { buildTopology, Topology } from "./topology";
 import { renderNodeFiles } from "./render/node-files";
 import { renderUserData } from "./render/user-data";
-import { cniPorts } from "./render/cni";
 import { renderReviewBundle, RenderedNode } from "./review";
 import { POLICIES_FILE, renderPolicyReview } from "./review-policies";
 import { ClusterBackend, ClusterStack } from "./cluster-stack";
-import { escapeTerraformTemplate } from "./constructs/cluster-nodes";
+import { escapeTerraformTemplate } from "./terraform-escape";
 import type { ClusterSpec } from "./spec";
 
 export interface SynthOptions {
@@ -74,7 +73,6 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
           if (!rendered) throw new Error(`no user-data rendered for ${node.name}`);
           return rendered.userData;
         },
-        cniPorts: cniPorts(topology.spec.cni.plugin),
         backend: backendOf(topology.spec),
       });
     }

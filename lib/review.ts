@@ -5,8 +5,8 @@
 import * as path from "path";
 import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
-import { analyzeFailures } from "./failure-analysis";
-import { leaderElectionReport } from "./leader-election";
+import { analyzeFailures, survivalSummary } from "./failure-analysis";
+import { LOAD_BALANCERS } from "./load-balancers/registry";
 import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
 
 export interface RenderedNode {
@@ -26,10 +26,13 @@ export function topologySummary(topology: Topology) {
     controlPlaneEndpoint: topology.controlPlaneEndpoint,
     loadBalancer: {
       kind: spec.loadBalancer.kind,
-      address: topology.loadBalancer.privateIp,
+      address: topology.controlPlaneEndpointHost,
       port: API_SERVER_PORT,
       backends: [...topology.apiServerBackends],
+      /** Seconds from an API server's failure to its leaving rotation, at worst; null: some failures are never detected. */
+      failoverWorstCaseSeconds: topology.loadBalancerKind.failover.worstCaseSeconds ?? null,
     },
+    survives: survivalSummary(topology),
     nodes: topology.nodes.map((node) => ({
       name: node.name,
       role: node.role,
@@ -47,7 +50,7 @@ export function topologySummary(topology: Topology) {
       leaseDuration: spec.leaderElection.leaseDuration,
       renewDeadline: spec.leaderElection.renewDeadline,
       retryPeriod: spec.leaderElection.retryPeriod,
-      worstCaseTakeoverSeconds: leaderElectionReport(spec.leaderElection).worstCaseTakeoverSeconds,
+      worstCaseTakeoverSeconds: topology.leaderElection.worstCaseTakeoverSeconds,
     },
     warnings: [...topology.warnings],
   };
@@ -75,7 +78,10 @@ export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<str
 
 function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): string {
   const { spec } = topology;
-  const election = leaderElectionReport(spec.leaderElection);
+  const election = topology.leaderElection;
+  const failures = analyzeFailures(topology);
+  const survival = survivalSummary(topology, failures);
+  const yesNo = (value: boolean) => (value ? "yes" : "**no**");
   const lines = [
     `# ${topology.stack}`,
     "",
@@ -97,7 +103,12 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
     "",
     "| failure | survives | why |",
     "| --- | --- | --- |",
-    ...analyzeFailures(topology).map((c) => `| ${c.failure} | ${c.survives ? "yes" : "**no**"} | ${c.why} |`),
+    ...failures.map((c) => `| ${c.failure} | ${c.survives ? "yes" : "**no**"} | ${c.why} |`),
+    "",
+    `Survives the loss of any single node: ${yesNo(survival.anySingleNode)}; of the load balancer's zone: ${yesNo(survival.loadBalancerZone)}; ` +
+      `of any one zone: ${yesNo(survival.anyOneZone)}.`,
+    "",
+    ...failoverLines(topology),
     "",
     `etcd: quorum ${topology.etcd.quorum} of ${topology.etcd.members.length}, tolerates ${topology.etcd.failuresTolerated} failure(s). ` +
       `Endpoints: ${topology.etcd.endpoints.join(", ")}.`,
@@ -112,4 +123,17 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
     "",
   ];
   return lines.join("\n");
+}
+
+/** The kind's failover figure, and HAProxy's beside it when the cluster uses another kind. */
+function failoverLines(topology: Topology): string[] {
+  const describe = (module: Topology["loadBalancerKind"]) => {
+    const seconds = module.failover.worstCaseSeconds;
+    return seconds === undefined
+      ? `${module.displayName} does not take every dead API server out of rotation (${module.failover.explanation})`
+      : `${module.displayName} takes a dead API server out of rotation within ${seconds} s at worst (${module.failover.explanation})`;
+  };
+  const lines = [`API failover: ${describe(topology.loadBalancerKind)}.`];
+  if (topology.loadBalancerKind.kind !== "haproxy") lines.push("", `For comparison, ${describe(LOAD_BALANCERS.haproxy)}.`);
+  return lines;
 }

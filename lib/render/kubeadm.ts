@@ -82,7 +82,7 @@ export function kubeadmDocuments(topology: Topology, node: ClusterNode): Kubeadm
   if (node.role !== "control-plane" && node.role !== "worker") {
     throw new Error(`kubeadm: ${node.name} is a ${node.role} node; only control-plane and worker nodes run kubeadm`);
   }
-  if (node.name === topology.initNode.name) {
+  if (node.bootstrap === "init") {
     return [initConfiguration(node, topology.spec.region), clusterConfiguration(topology), kubeletConfiguration()];
   }
   return [joinConfiguration(node, topology.spec.region)];
@@ -128,7 +128,7 @@ export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): 
  * this node's name and address. Used only when the init node is replaced while the cluster runs.
  */
 export function initNodeJoinDocuments(topology: Topology, node: ClusterNode): KubeadmDocument[] {
-  if (node.name !== topology.initNode.name) throw new Error(`kubeadm: ${node.name} is not the init node`);
+  if (node.bootstrap !== "init" || node.role !== "control-plane") throw new Error(`kubeadm: ${node.name} is not the init node`);
   return [joinConfiguration(node, topology.spec.region)];
 }
 
@@ -176,7 +176,6 @@ function leaderElectionArgs(topology: Topology): KubeadmArg[] {
 }
 
 function clusterConfiguration(topology: Topology): KubeadmDocument {
-  const loadBalancerIp = topology.loadBalancer.privateIp;
   // The same arguments for both components; rendered in full under each (no YAML aliases).
   const leaderElection = leaderElectionArgs(topology);
   const etcd =
@@ -200,7 +199,7 @@ function clusterConfiguration(topology: Topology): KubeadmDocument {
     apiServer: {
       // One certificate is valid behind the load balancer and on every node directly; kubeadm
       // adds the local advertise address itself, the full list keeps all nodes' certs identical.
-      certSANs: [loadBalancerIp, ...topology.controlPlane.map((node) => node.privateIp)],
+      certSANs: [topology.controlPlaneEndpointHost, ...topology.controlPlane.map((node) => node.privateIp)],
     },
     controllerManager: { extraArgs: leaderElection },
     scheduler: { extraArgs: leaderElection },
