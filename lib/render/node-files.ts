@@ -49,8 +49,8 @@ function template(name: string): string {
 }
 
 /**
- * A boot script as installed: the template without its comment lines and blank lines, indented
- * with tabs. EC2 caps user-data at 16 KB and the comments are for the repository's readers;
+ * A boot script as installed: the template without its comment lines (`# shellcheck` directives
+ * aside) and blank lines, indented with tabs. EC2 caps user-data at 16 KB and the comments are for the repository's readers;
  * cluster.env's header points to them. Heredoc bodies are kept verbatim, since a '#' there is
  * data, not a comment, and their indentation may matter.
  */
@@ -68,7 +68,8 @@ export function installedScript(name: string, source: string): string {
       kept.push(line);
       return;
     }
-    if (/^\s*#/.test(line) || line === "") return;
+    // `# shellcheck` directives stay: the node gets scripts that pass the same shellcheck as templates/.
+    if ((/^\s*#/.test(line) && !/^\s*# shellcheck /.test(line)) || line === "") return;
     // A tab per two spaces of indentation: bash reads them alike, and it saves bytes too.
     kept.push(line.replace(/^(?: {2})+/, (indent) => "\t".repeat(indent.length / 2)));
     const heredoc = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/.exec(line);
@@ -79,7 +80,7 @@ export function installedScript(name: string, source: string): string {
 }
 
 /**
- * 0644: every script is run as `bash <script>` (runcmd, boot.sh, the timer's service) or sourced,
+ * 0644: every script is run as `bash <script>` (the boot unit, boot.sh, the timer's service) or sourced,
  * never executed directly, and the default mode costs no bytes in the user-data.
  */
 function script(name: string): NodeFile {
