@@ -10,6 +10,7 @@ import { buildTopology, Topology } from "./topology";
 import { renderNodeFiles } from "./render/node-files";
 import { renderUserData } from "./render/user-data";
 import { renderReviewBundle, RenderedNode } from "./review";
+import { securityRulesOf } from "./security-rules";
 import { POLICIES_FILE, renderPolicyReview } from "./review-policies";
 import { ClusterBackend, ClusterStack } from "./cluster-stack";
 import { escapeTerraformTemplate } from "./terraform-escape";
@@ -84,11 +85,12 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
     const asSynthesized = new Map(
       [...nodes].map(([name, node]) => [name, { ...node, userData: escapeTerraformTemplate(node.userData) }]),
     );
-    for (const [relative, content] of renderReviewBundle(topology, asSynthesized)) {
+    // The review shows the security-group rules and the key and role policies exactly as
+    // synthesized, read back from the stack just written.
+    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
+    for (const [relative, content] of renderReviewBundle(topology, asSynthesized, securityRulesOf(stackJson))) {
       bundle.set(path.join(topology.stack, relative), content);
     }
-    // Key and role policies as IAM JSON, read back from the stack just written.
-    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
     bundle.set(path.join(topology.stack, POLICIES_FILE), renderPolicyReview(stackJson));
   }
   writeFolder(path.join(app.outdir, "review"), bundle);

@@ -8,6 +8,8 @@ import { API_SERVER_PORT, Topology } from "./topology";
 import { analyzeFailures, survivalSummary } from "./failure-analysis";
 import { LOAD_BALANCERS } from "./load-balancers/registry";
 import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
+import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
+import type { SecurityRule } from "./security-rules";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];
@@ -56,7 +58,15 @@ export function topologySummary(topology: Topology) {
   };
 }
 
-export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): Map<string, string> {
+/**
+ * @param securityRules the stack's security-group rules as synthesized (lib/security-rules.ts);
+ * REVIEW.md draws the traffic between groups from them.
+ */
+export function renderReviewBundle(
+  topology: Topology,
+  rendered: ReadonlyMap<string, RenderedNode>,
+  securityRules: readonly SecurityRule[] = [],
+): Map<string, string> {
   const bundle = new Map<string, string>();
   bundle.set("topology.json", `${JSON.stringify(topologySummary(topology), null, 2)}\n`);
   bundle.set(HA_REPORT_FILE, renderHaReport(topology));
@@ -72,11 +82,11 @@ export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<str
     }
     bundle.set(`files/${node.name}/${USER_DATA_FILE}`, output.userData);
   }
-  bundle.set("REVIEW.md", renderReviewPage(topology, rendered));
+  bundle.set("REVIEW.md", renderReviewPage(topology, rendered, securityRules));
   return bundle;
 }
 
-function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): string {
+function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>, securityRules: readonly SecurityRule[]): string {
   const { spec } = topology;
   const election = topology.leaderElection;
   const failures = analyzeFailures(topology);
@@ -99,6 +109,24 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
       return `| ${node.name} | ${node.role} | ${node.privateIp} | ${node.availabilityZone} | ${node.instanceType} | ${files} |`;
     }),
     "",
+    "## Diagram",
+    "",
+    "Where the nodes run (zones, roles, the load balancer's backends, etcd members):",
+    "",
+    "```mermaid",
+    renderPlacementDiagram(topology),
+    "```",
+    "",
+    ...(securityRules.length > 0
+      ? [
+          "Traffic the security groups allow (arrow: who may open a connection to whom; from the stack's rules):",
+          "",
+          "```mermaid",
+          renderTrafficDiagram(securityRules),
+          "```",
+          "",
+        ]
+      : []),
     "## What this cluster survives",
     "",
     "| failure | survives | why |",
