@@ -300,7 +300,10 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
     expect(writable("worker")).toEqual([]);
     for (const role of Object.keys(roleIds) as NodeRole[]) {
       const ssmActions = statementsOf(role).flatMap((s) => s.actions as string[]).filter((a) => a.startsWith("ssm:") && a !== "ssm:UpdateInstanceInformation");
-      expect(ssmActions.filter((a) => !["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"].includes(a))).toEqual([]);
+      expect(ssmActions.filter((a) => !["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"].includes(a))).toEqual([]);
+      // Deleting: only control-plane nodes, only the join lease (released after each control-plane join).
+      const deletable = statementsOf(role).filter((s) => s.actions.includes("ssm:DeleteParameter")).flatMap((s) => s.resources as string[]);
+      expect(deletable.map((arn) => arn.split(controlPlanePrefix)[1])).toEqual(role === "control-plane" ? ["/join-lease"] : []);
     }
   });
 

@@ -1,4 +1,4 @@
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, visit } from "yaml";
 import {
   renderInitNodeJoinConfigFile,
   renderKubeadmConfig,
@@ -85,7 +85,10 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
     expect(config.nodeRegistration.name).toBe(topology.initNode.name);
     expect(config.nodeRegistration.criSocket).toBe("unix:///var/run/containerd/containerd.sock");
     expectArgList(config.nodeRegistration.kubeletExtraArgs);
-    expect(argMap(config.nodeRegistration.kubeletExtraArgs)).toEqual({ "node-ip": topology.initNode.privateIp });
+    expect(argMap(config.nodeRegistration.kubeletExtraArgs)).toEqual({
+      "node-ip": topology.initNode.privateIp,
+      "node-labels": `topology.kubernetes.io/region=${topology.spec.region},topology.kubernetes.io/zone=${topology.initNode.availabilityZone}`,
+    });
     expect(config.bootstrapTokens).toBeUndefined();
     expect(config.certificateKey).toBeUndefined();
   });
@@ -149,7 +152,10 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
       expectFields(join, "JoinConfiguration");
       expectFields(join.nodeRegistration, "NodeRegistrationOptions");
       expect(join.nodeRegistration.name).toBe(node.name);
-      expect(argMap(join.nodeRegistration.kubeletExtraArgs)).toEqual({ "node-ip": node.privateIp });
+      expect(argMap(join.nodeRegistration.kubeletExtraArgs)).toEqual({
+        "node-ip": node.privateIp,
+        "node-labels": `topology.kubernetes.io/region=${topology.spec.region},topology.kubernetes.io/zone=${node.availabilityZone}`,
+      });
       expectFields(join.discovery, "Discovery");
       expectFields(join.discovery.file, "FileDiscovery");
       expect(join.discovery).toEqual({ file: { kubeConfigPath: DISCOVERY_KUBECONFIG_PATH } });
@@ -172,17 +178,25 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
     expect(docs).toHaveLength(1);
     const other = topology.controlPlane[1];
     const expected = JSON.parse(
-      JSON.stringify(kind(documents(topology, other), "JoinConfiguration")).split(other.name).join(topology.initNode.name).split(other.privateIp).join(topology.initNode.privateIp),
+      JSON.stringify(kind(documents(topology, other), "JoinConfiguration")).split(other.name).join(topology.initNode.name).split(other.privateIp).join(topology.initNode.privateIp).split(`zone=${other.availabilityZone}`).join(`zone=${topology.initNode.availabilityZone}`),
     );
     expect(docs[0]).toEqual(expected);
     expect(docs[0].controlPlane.localAPIEndpoint.advertiseAddress).toBe(topology.initNode.privateIp);
     expect(() => renderInitNodeJoinConfigFile(topology, other)).toThrow(/not the init node/);
   });
 
-  test("the leader-election list is written once and referenced, and parses to the same list for both", () => {
+  test("plain YAML: no anchors or aliases; both components carry the full leader-election list", () => {
+    for (const node of [...topology.controlPlane, ...topology.workers]) {
+      const text = renderKubeadmConfig(topology, node);
+      expect(text).not.toMatch(/(^|[\s:\[,-])[&*][A-Za-z]/m);
+      for (const document of parseAllDocuments(text)) {
+        let aliases = 0;
+        visit(document, { Alias: () => void (aliases += 1) });
+        expect(aliases).toBe(0);
+      }
+    }
     const text = renderKubeadmConfig(topology, topology.initNode);
-    expect(text).toMatch(/extraArgs: &leaderElection1\n/);
-    expect(text).toMatch(/extraArgs: \*leaderElection1\n/);
+    expect(text.match(/- \{name: leader-elect, value: "true"\}/g)).toHaveLength(2);
     const cluster = kind(init, "ClusterConfiguration");
     expect(cluster.scheduler.extraArgs).toEqual(cluster.controllerManager.extraArgs);
   });

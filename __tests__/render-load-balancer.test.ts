@@ -1,3 +1,4 @@
+import { API_SERVER_PROBE_PATH } from "../lib/api-server-health";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -39,10 +40,11 @@ describe("renderHaproxyConfig", () => {
     expect(config).toMatch(new RegExp(`^\\s+bind :${API_SERVER_PORT}$`, "m"));
   });
 
-  test("checks each API server's /readyz over TLS without a client certificate", () => {
+  test("checks each API server's /readyz, without the shared etcd checks, over TLS without a client certificate", () => {
     const config = renderHaproxyConfig(shippedTopology("five-server"));
     expect(config).toMatch(/^\s+option httpchk$/m);
-    expect(config).toMatch(/^\s+http-check send meth GET uri \/readyz$/m);
+    expect(API_SERVER_PROBE_PATH).toBe("/readyz?exclude=etcd&exclude=etcd-readiness");
+    expect(config).toMatch(/^\s+http-check send meth GET uri \/readyz\?exclude=etcd&exclude=etcd-readiness$/m);
     expect(config).toMatch(/^\s+default-server check check-ssl verify none /m);
     expect(config).toMatch(/on-marked-down shutdown-sessions/);
     expect(config).toMatch(/^\s+option redispatch 1$/m);

@@ -2,8 +2,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { installedScript } from "../lib/render/node-files";
-import { REPO_ROOT } from "./support/specs";
+import { installedScript, renderNodeFiles, SCRIPT_DIR } from "../lib/render/node-files";
+import { inlineTopology, REPO_ROOT, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
 
 const TEMPLATES = path.join(REPO_ROOT, "templates");
 const scripts = fs.readdirSync(TEMPLATES).filter((name) => name.endsWith(".sh")).sort();
@@ -46,6 +46,38 @@ test.each(scripts)("the installed (comment-free) templates/%s still parses", (na
   const result = spawnSync("bash", ["-n"], { input: installed, encoding: "utf8" });
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
+});
+
+// What a node receives (comment-stripped, tab-indented) must pass the shellcheck the templates pass.
+// Every node of every cluster gets the same bytes for a script of a given name (checked here), so
+// one shellcheck run over the union of what the nodes receive covers each of them.
+test("shellcheck -S warning passes on every script as the nodes receive it", () => {
+  const topologies = [
+    ...SHIPPED_CLUSTERS.map((stack) => shippedTopology(stack)),
+    inlineTopology("flannel-nginx", "cni:\n  plugin: flannel\nloadBalancer:\n  kind: nginx\n"),
+  ];
+  const received = new Map<string, string>();
+  for (const topology of topologies) {
+    for (const node of topology.nodes) {
+      for (const file of renderNodeFiles(topology, node)) {
+        if (!file.path.startsWith(`${SCRIPT_DIR}/`)) continue;
+        const name = path.posix.basename(file.path);
+        expect({ name, content: received.get(name) ?? file.content }).toEqual({ name, content: file.content });
+        received.set(name, file.content);
+      }
+    }
+  }
+  expect([...received.keys()].sort()).toEqual(scripts);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "installed-scripts-"));
+  try {
+    for (const [name, content] of received) fs.writeFileSync(path.join(dir, name), content);
+    const result = spawnSync("shellcheck", ["-x", "-S", "warning", "--format=gcc", ...received.keys()], { cwd: dir, encoding: "utf8" });
+    expect(result.error).toBeUndefined();
+    expect(`${result.stdout}${result.stderr}`).toBe("");
+    expect(result.status).toBe(0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("negative control: shellcheck flags a broken script", () => {

@@ -92,6 +92,17 @@ describe("failure analysis", () => {
     expect(verdicts("five-server")["one worker node"]).toBe(true);
   });
 
+  test("cluster DNS: a node failure the cluster survives keeps a CoreDNS replica answering", () => {
+    const cases = analyzeFailures(inlineTopology("three", "controlPlane: {count: 3}"));
+    expect(cases.find((c) => c.failure === "one control-plane node")?.why).toBe(
+      "2 API servers stay behind the load balancer; a standby controller-manager and scheduler take the lease; " +
+        "cluster DNS keeps answering from its other CoreDNS replica (one per node) while the lost one is rescheduled",
+    );
+    expect(cases.find((c) => c.failure === "one worker node")?.why).toMatch(/cluster DNS keeps answering/);
+    const single = analyzeFailures(inlineTopology("single", "controlPlane: {count: 1}\nworkers: {count: 0}"));
+    expect(single.map((c) => c.why).join(" ")).not.toMatch(/CoreDNS replica/);
+  });
+
   test("external-etcd: survives a control-plane node and an etcd node", () => {
     const v = verdicts("external-etcd");
     expect(v["one control-plane node"]).toBe(true);

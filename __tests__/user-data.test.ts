@@ -6,7 +6,7 @@ import { gunzipSync } from "zlib";
 import { parse } from "yaml";
 import { DEFAULT_PERMISSIONS, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
 import { ec2UserData } from "../lib/ec2";
-import { renderNodeFiles, BOOT_ENTRY_PATH } from "../lib/render/node-files";
+import { renderNodeFiles, BOOT_ENTRY_PATH, BOOT_UNIT, BOOT_UNIT_PATH } from "../lib/render/node-files";
 import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kubeadm";
 import { CNI_RESOURCE_PATH } from "../lib/render/cni";
 import type { ClusterNode, Topology } from "../lib/topology";
@@ -41,7 +41,7 @@ function writeFiles(userData: string): WriteFile[] {
 
 /** write_files as cloud-init writes them: gz+b64 entries decoded. */
 function decodedWriteFiles(userData: string): WriteFile[] {
-  return writeFiles(userData).map((file) => {
+  return writeFiles(userData).map((file): WriteFile => {
     const { encoding, ...rest } = file as WriteFile & { encoding?: string };
     return encoding === "gz+b64" ? { ...rest, content: gunzipSync(Buffer.from(file.content, "base64")).toString("utf8") } : file;
   });
@@ -70,7 +70,13 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   test("sets the hostname, writes every node file verbatim and runs the boot entry point", () => {
     const document = parse(userData);
     expect(document.hostname).toBe(node.name);
-    expect(document.runcmd).toEqual([["bash", BOOT_ENTRY_PATH]]);
+    // runcmd only starts the boot unit, which runs boot.sh and retries it after a failure.
+    expect(document.runcmd).toEqual([["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", BOOT_UNIT]]);
+    const unit = decodedWriteFiles(userData).find((file) => file.path === BOOT_UNIT_PATH)!.content;
+    expect(unit).toMatch(new RegExp(`^ExecStart=/bin/bash ${BOOT_ENTRY_PATH}$`, "m"));
+    expect(unit).toMatch(/^Restart=on-failure$/m);
+    expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
+    expect(unit).toMatch(/^WantedBy=multi-user.target$/m);
     // owner and 0644 are cloud-init's defaults (root:root, 0644) and left out.
     expect(decodedWriteFiles(userData).map((file) => ({ ...file, owner: file.owner ?? "root:root", permissions: file.permissions ?? DEFAULT_PERMISSIONS }))).toEqual(
       renderNodeFiles(topology, node).map((file) => ({ path: file.path, owner: "root:root", permissions: file.permissions, content: file.content })),
@@ -91,7 +97,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 
   test("gets the right files for its role", () => {
-    const paths = writeFiles(userData).map((file) => file.path);
+    const paths = decodedWriteFiles(userData).map((file) => file.path);
     const has = (suffix: string) => paths.some((file) => file.endsWith(suffix));
     expect(has("haproxy.cfg") || has("nginx.conf")).toBe(node.role === "load-balancer");
     expect(has("/etc/etcd/etcd.conf.yml")).toBe(node.role === "etcd");
@@ -103,7 +109,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
     expect(has("join-node.sh")).toBe(node.role === "control-plane" || node.role === "worker");
     expect(paths.includes(KUBEADM_JOIN_CONFIG_PATH)).toBe(node === topology.initNode);
     expect(has("refresh-join-token.sh")).toBe(node.role === "control-plane");
-    const kubeadm = writeFiles(userData).find((file) => file.path === KUBEADM_CONFIG_PATH);
+    const kubeadm = decodedWriteFiles(userData).find((file) => file.path === KUBEADM_CONFIG_PATH);
     expect(kubeadm !== undefined).toBe(node.role === "control-plane" || node.role === "worker");
     if (kubeadm) {
       expect(kubeadm.content.includes("kind: InitConfiguration")).toBe(node === topology.initNode);

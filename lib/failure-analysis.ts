@@ -47,6 +47,12 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
   const cases: FailureCase[] = [];
   const nodesOf = (role: NodeRole) => topology.nodes.filter((node) => node.role === role).map((node) => node.name);
 
+  // Cluster DNS: kubeadm's two CoreDNS replicas, spread one per node (preferably across zones)
+  // once the nodes have joined, with a PodDisruptionBudget (lib/render/coredns.ts).
+  const dns =
+    controlPlane.length + workers.length >= 2
+      ? "; cluster DNS keeps answering from its other CoreDNS replica (one per node) while the lost one is rescheduled"
+      : "";
   const apiServersLeft = controlPlane.length - 1;
   const etcdOkAfterControlPlaneLoss = !stacked || etcd.failuresTolerated >= 1;
   cases.push({
@@ -58,7 +64,7 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
         ? "it is the only API server"
         : !etcdOkAfterControlPlaneLoss
           ? `its stacked etcd member is lost and ${etcd.members.length} members tolerate zero failures: etcd loses quorum, the API fails`
-          : `${apiServersLeft} API server${apiServersLeft === 1 ? "" : "s"} stay behind the load balancer; a standby controller-manager and scheduler take the lease`,
+          : `${apiServersLeft} API server${apiServersLeft === 1 ? " stays" : "s stay"} behind the load balancer; a standby controller-manager and scheduler take the lease${dns}`,
     scope: "node",
   });
   if (!stacked) {
@@ -86,7 +92,7 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
     subject: { kind: "node", role: "worker", nodes: nodesOf("worker") },
     failure: "one worker node",
     survives: workers.length >= 2,
-    why: workers.length >= 2 ? "its pods are rescheduled onto the remaining workers" : "there is no other worker to reschedule pods onto",
+    why: workers.length >= 2 ? `its pods are rescheduled onto the remaining workers${dns}` : "there is no other worker to reschedule pods onto",
     scope: "node",
   });
   for (const zone of topology.zones) {
@@ -106,11 +112,16 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   if (loadBalancerLost) reasons.push(loadBalancerLost);
   if (apiLeft === 0) reasons.push("no API server is left");
   if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
+  const kubernetesLeft = [...topology.controlPlane, ...topology.workers].filter((node) => !lostNames.has(node.name)).length;
+  if (kubernetesLeft === 0) reasons.push("no Kubernetes node is left for cluster DNS");
   return {
     subject: { kind: "zone", zone, nodes: lost.map((node) => node.name) },
     failure: `availability zone ${zone} (${lost.map((node) => node.name).join(", ")})`,
     survives: reasons.length === 0,
-    why: reasons.length === 0 ? "enough API servers, etcd members and the load balancer remain in other zones" : reasons.join("; "),
+    why:
+      reasons.length === 0
+        ? "enough API servers, etcd members and the load balancer remain in other zones; CoreDNS's replicas prefer different zones (one lost with the zone is rescheduled)"
+        : reasons.join("; "),
     scope: "zone",
     zone,
   };

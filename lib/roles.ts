@@ -43,7 +43,9 @@ export interface RoleProfile {
   provisions(topology: Topology): RoleResources;
 }
 
-const KUBERNETES_JOIN = ["install-kubernetes.sh", "join-node.sh"] as const;
+// guard-imds.sh after the kubelet runs (it keeps every pod away from IMDS); spread-coredns.sh once
+// the other nodes have joined (it waits for them).
+const KUBERNETES_JOIN = ["install-kubernetes.sh", "join-node.sh", "guard-imds.sh"] as const;
 
 export const ROLE_PROFILES: Readonly<Record<NodeRole, RoleProfile>> = {
   "load-balancer": {
@@ -63,7 +65,7 @@ export const ROLE_PROFILES: Readonly<Record<NodeRole, RoleProfile>> = {
     hostBlock: 20,
     kubernetes: true,
     foundsCluster: true,
-    bootScripts: { init: ["install-kubernetes.sh", "init-control-plane.sh"], join: KUBERNETES_JOIN },
+    bootScripts: { init: ["install-kubernetes.sh", "init-control-plane.sh", "guard-imds.sh", "spread-coredns.sh"], join: KUBERNETES_JOIN },
     replaceOnUserDataChange: false,
     description: "Kubernetes control-plane nodes",
     provisions: () => ({ securityGroup: true, instanceProfile: true }),

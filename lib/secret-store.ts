@@ -15,6 +15,13 @@ import type { NodeRole } from "./roles";
 export const CONTROL_PLANE_PKI_SUBPATH = "pki";
 
 /**
+ * Below the control-plane audience's prefix: the lease that makes control-plane joins take turns
+ * (templates/join-node.sh). Not a secret (a String parameter, no KMS): holder name and expiry.
+ * Control-plane nodes may also delete it, and nothing else.
+ */
+export const CONTROL_PLANE_JOIN_LEASE_SUBPATH = "join-lease";
+
+/**
  * The API servers' etcd client material (paths below /etc/kubernetes/pki), which the first
  * external etcd member issues and publishes for the control-plane nodes.
  */

@@ -10,6 +10,7 @@ RUN_DIR="$ROOT/run/kubeadm-ha"
 LOG_FILE="$ROOT/var/log/kubeadm-ha-bootstrap.log"
 POLL_SECONDS="${KUBEADM_HA_POLL_SECONDS:-10}"
 WAIT_SECONDS="${KUBEADM_HA_WAIT_SECONDS:-1800}"
+KMS_DENIED_STALE_SECONDS="${KUBEADM_HA_KMS_DENIED_STALE_SECONDS:-300}"
 # cloud-init's runcmd has neither HOME (the AWS CLI wants one) nor /snap/bin on PATH.
 export HOME="${HOME:-/root}" PATH="$PATH:/snap/bin" DEBIAN_FRONTEND=noninteractive
 # shellcheck source=/dev/null
@@ -38,22 +39,29 @@ retry() {
   done
 }
 
-# wait_until WHAT CMD...: polls until CMD succeeds, at most WAIT_SECONDS, with a progress line a minute.
-# Each pause adds up to half a poll interval at random, so a thousand nodes booting together do not
-# call the parameter store in lockstep.
-wait_until() {
-  local what=$1 start=$SECONDS next=0
-  shift
+# poll_until SECONDS WHAT CMD...: polls until CMD succeeds (0) or SECONDS have passed (1), with a
+# progress line a minute. Each pause adds up to half a poll interval at random, so a thousand nodes
+# booting together do not call the parameter store in lockstep.
+poll_until() {
+  local limit=$1 what=$2 start=$SECONDS next=0
+  shift 2
   until "$@"; do
     local waited=$((SECONDS - start))
-    ((waited < WAIT_SECONDS)) || die "gave up waiting for $what after ${waited}s"
+    ((waited < limit)) || return 1
     if ((waited >= next)); then
-      log "waiting for $what (${waited}s of ${WAIT_SECONDS}s)"
+      log "waiting for $what (${waited}s of ${limit}s)"
       next=$((waited + 60))
     fi
     sleep "$POLL_SECONDS" "$((RANDOM % (${POLL_SECONDS%.*} / 2 + 1)))"
   done
 }
+
+# wait_until WHAT CMD...: poll_until WAIT_SECONDS, and this attempt fails if CMD never succeeds (the
+# boot unit runs the boot again later).
+wait_until() { poll_until "$WAIT_SECONDS" "$@" || die "gave up waiting for $1 after ${WAIT_SECONDS}s"; }
+
+# note MESSAGE: logs MESSAGE unless it is what the last note said (why a wait is still waiting).
+note() { [[ $* == "${LAST_NOTE:-}" ]] || { LAST_NOTE=$*; log "$*"; }; }
 
 apt_get() { retry 5 apt-get -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold "$@"; }
 
@@ -68,16 +76,28 @@ ensure_aws_cli() {
 ssm() { aws --region "$AWS_REGION" ssm "$@"; }
 
 # ssm_state NAME: one attempt to classify NAME, for decisions to create something. Succeeds with
-# SSM_STATE=present (it decrypts) or SSM_STATE=absent: ParameterNotFound, or stale (a KMS error such
-# as KMSInvalidStateException or InvalidKeyId, or AccessDenied on kms: a value left by a destroyed
-# deployment of the same stack name, encrypted with a KMS key that is pending deletion). Anything
-# else (throttling, network, credentials, IAM propagation) is unknown: it logs the error's first
-# line (an error, never a value) and fails, so the caller's wait_until asks again. Only the name is
-# queried and stdout goes to /dev/null: the value is never captured.
+# SSM_STATE=present (it decrypts) or SSM_STATE=absent: ParameterNotFound, or stale, which needs a
+# definite answer that the value's KMS key is gone: disabled or pending deletion
+# (KMSInvalidStateException, DisabledException) or a ciphertext no existing key decrypts
+# (InvalidCiphertextException): a value left by a destroyed deployment of the same stack name.
+# kms:Decrypt denied is stale only once it has persisted KMS_DENIED_STALE_SECONDS (a key of another
+# deployment denies it for good; IAM propagation on a new role only for seconds). Anything else,
+# any other KMS error included (throttling, KMSInternalException, network, credentials), is
+# unknown: it logs the error's first line (an error, never a value) and fails, so the caller's
+# wait_until asks again. Only the name is queried and stdout goes to /dev/null: the value is never
+# captured.
 # shellcheck disable=SC2034 # SSM_STATE is for the scripts that source this file.
 ssm_state() {
   SSM_STATE=$(ssm get-parameter --name "$1" --with-decryption --query Parameter.Name 2>&1 >/dev/null) && SSM_STATE=present && return
-  [[ $SSM_STATE =~ ParameterNotFound|KMS|InvalidKeyId|AccessDenied.*kms ]] && SSM_STATE=absent && return
+  if [[ $SSM_STATE =~ ParameterNotFound|KMSInvalidStateException|DisabledException|InvalidCiphertextException ]]; then
+    SSM_STATE=absent
+    return
+  fi
+  if [[ $SSM_STATE =~ AccessDenied.*kms:Decrypt ]] && ((SECONDS - ${KMS_DENIED_SINCE:=$SECONDS} >= KMS_DENIED_STALE_SECONDS)); then
+    log "kms:Decrypt of $1 denied for $((SECONDS - KMS_DENIED_SINCE))s: a value of another deployment"
+    SSM_STATE=absent
+    return
+  fi
   log "cannot tell whether $1 exists yet: ${SSM_STATE%%$'\n'*}"
   return 1
 }

@@ -11,6 +11,7 @@ set -euo pipefail
 SCRIPT=init-control-plane
 ADMIN_CONF="$ROOT/etc/kubernetes/admin.conf"
 PKI="$ROOT/etc/kubernetes/pki"
+ETCD_MEMBERS_WAIT_SECONDS="${KUBEADM_HA_ETCD_MEMBERS_WAIT_SECONDS:-600}"
 ensure_aws_cli
 
 # kubeadm-init-done: `kubeadm init` returned 0 (admin.conf alone does not say so: kubeadm writes it
@@ -42,16 +43,65 @@ etcd_set() {
   [[ $(openssl x509 -noout -pubkey -in "$c.crt") == "$(openssl pkey -pubout -in "$c.key")" ]] && openssl verify -CAfile "$PKI/etcd/ca.crt" "$c.crt"
 } &>/dev/null
 
+# External etcd, as kube-apiserver will use it: with the client certificate, through every member.
+etcd_get() {
+  curl -fsS --max-time 5 --cacert "$PKI/etcd/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
+    --key "$PKI/apiserver-etcd-client.key" -o /dev/null "$1" 2>/dev/null
+}
+# A quorum: /health answers 200 only while the cluster has a leader (any member can tell).
+etcd_quorum() {
+  for endpoint in $ETCD_ENDPOINTS; do etcd_get "$endpoint/health" && return; done
+  note "etcd has no quorum yet (no member's /health answers)"
+  return 1
+}
+etcd_members() {
+  silent=""
+  for endpoint in $ETCD_ENDPOINTS; do etcd_get "$endpoint/version" || silent+=" $endpoint"; done
+  [[ -z $silent ]] || { note "etcd members not answering /version yet:$silent"; return 1; }
+}
+
+# What answers at the API endpoint, through the load balancer: curl's exit code, 0 when an API
+# server answered over TLS; 6, 7 and 28 when nothing accepts connections there yet.
+endpoint_probe() {
+  probe=0
+  curl -sk --connect-timeout 3 --max-time 5 -o /dev/null "https://$CONTROL_PLANE_ENDPOINT/livez" 2>/dev/null || probe=$?
+}
+lb_accepts() { endpoint_probe && ((probe != 6 && probe != 7 && probe != 28)); }
+
 initialised_now=false
 if [[ -f $init_done ]]; then
   log "already initialised"
 else
   # admin.conf without kubeadm-init-done: an earlier kubeadm init stopped half-way.
   if [[ -f $ADMIN_CONF ]]; then kubeadm_reset; fi
-  [[ -z $PKI_FROM_ETCD ]] || wait_until "a matching etcd client cert and key" etcd_set
-  log "running kubeadm init for $CONTROL_PLANE_ENDPOINT"
+  preflight=()
+  if [[ -n $PKI_FROM_ETCD ]]; then
+    wait_until "a matching etcd client cert and key" etcd_set
+    # kubeadm init's ExternalEtcdVersion preflight check GETs /version on every endpoint and fails
+    # for good on any miss. So: a quorum first, then every member answering, for at most
+    # ETCD_MEMBERS_WAIT_SECONDS. A member still silent then (dead, or being replaced) does not
+    # hold the cluster back while the quorum is there: that one check is skipped, and the log says so.
+    wait_until "an etcd quorum" etcd_quorum
+    if ! poll_until "$ETCD_MEMBERS_WAIT_SECONDS" "every etcd member" etcd_members; then
+      etcd_quorum || die "etcd lost its quorum while waiting for its members"
+      log "etcd members silent after ${ETCD_MEMBERS_WAIT_SECONDS}s:$silent; etcd has a quorum, so kubeadm init runs without its ExternalEtcdVersion preflight check"
+      preflight=(--ignore-preflight-errors=ExternalEtcdVersion)
+    fi
+  fi
+  # kubeadm init's upload phases go through controlPlaneEndpoint, the load balancer. A proxy on a
+  # node (HAProxy, NGINX) accepts connections before any backend is up: wait for it. A balancer
+  # that hands connections to the targets (WAIT_FOR_LOAD_BALANCER=false) refuses them until then.
+  if [[ ${WAIT_FOR_LOAD_BALANCER:-true} == true ]]; then
+    wait_until "the load balancer to accept connections at $CONTROL_PLANE_ENDPOINT" lb_accepts
+  else
+    endpoint_probe
+  fi
+  # Nothing may answer there yet: an API server that does belongs to a live cluster, whatever the
+  # parameter store said, and a second CA must never be published over it.
+  ((probe != 0)) || die "an API server already answers at https://$CONTROL_PLANE_ENDPOINT: refusing kubeadm init over a live cluster (its join material at $JOIN_KUBECONFIG_PARAMETER does not decrypt here)"
+  log "running kubeadm init for $CONTROL_PLANE_ENDPOINT ${preflight[*]}"
   # --skip-token-print: kubeadm's default token must not reach the log or the console.
-  run_logged kubeadm init --config "$ROOT$KUBEADM_CONFIG" --skip-token-print
+  run_logged kubeadm init --config "$ROOT$KUBEADM_CONFIG" --skip-token-print "${preflight[@]}"
   touch "$init_done"
   initialised_now=true
 fi

@@ -22,8 +22,38 @@ ensure_aws_cli
 
 discovery="$ROOT$DISCOVERY_KUBECONFIG"
 ca="$RUN_DIR/cluster-ca.crt"
+# One control-plane join at a time: etcd admits one learner member at a time. The lease is an SSM
+# parameter (not secret: a String) that put-parameter creates only while it is absent, holding its
+# holder and expiry. The holder deletes it when its join ends; a holder that died leaves it to
+# expire (JOIN_LEASE_SECONDS, well beyond a join), then the next node deletes it.
+lease=${CONTROL_PLANE_JOIN_LEASE_PARAMETER:-}
+JOIN_LEASE_SECONDS="${KUBEADM_HA_JOIN_LEASE_SECONDS:-900}"
+lease_value() { ssm get-parameter --name "$lease" --query Parameter.Value --output text 2>/dev/null; }
+take_lease() {
+  local holder expires
+  ssm put-parameter --name "$lease" --type String --value "$NODE_NAME $((EPOCHSECONDS + JOIN_LEASE_SECONDS))" >/dev/null 2>&1 && return
+  read -r holder expires <<<"$(lease_value)" || return 1
+  # Released between the two calls: try again on the next poll.
+  [[ $expires =~ ^[0-9]+$ ]] || return 1
+  # Ours, from an attempt that stopped without releasing it (a reboot): no other node has this name.
+  if [[ $holder == "$NODE_NAME" ]]; then
+    ssm put-parameter --name "$lease" --type String --overwrite --value "$NODE_NAME $((EPOCHSECONDS + JOIN_LEASE_SECONDS))" >/dev/null 2>&1
+    return
+  fi
+  note "the control-plane join lease is held by $holder until $(date -u -d "@$expires" +%FT%TZ)"
+  if ((EPOCHSECONDS >= expires)) && [[ $(lease_value) == "$holder $expires" ]]; then
+    log "the join lease of $holder expired; removing it"
+    ssm delete-parameter --name "$lease" >/dev/null 2>&1 || true
+  fi
+  return 1
+}
+release_lease() {
+  [[ -n ${lease:-} && ${lease_held:-} == true && $(lease_value) == "$NODE_NAME "* ]] || return 0
+  ssm delete-parameter --name "$lease" >/dev/null 2>&1 || log "could not release $lease; it expires by itself"
+}
+
 # The discovery kubeconfig holds the bootstrap token: it exists only for the join itself.
-trap 'rm -f "$discovery" "$discovery.part"' EXIT
+trap 'rm -f "$discovery" "$discovery.part"; release_lease' EXIT
 # The join material is trusted when it decrypts (only this deployment's KMS key can do that; a value
 # left by a destroyed deployment cannot) and its CA verifies the live API at the load balancer.
 # Its age does not matter: the timer keeps a valid token published, so a node that boots days
@@ -31,12 +61,17 @@ trap 'rm -f "$discovery" "$discovery.part"' EXIT
 # "not ready yet": fetch again on the next poll. errexit does not apply inside a wait condition,
 # hence the explicit returns.
 verified_join_material() {
-  ssm_fetch "$JOIN_KUBECONFIG_PARAMETER" "$discovery" 2>/dev/null || return 1
+  ssm_fetch "$JOIN_KUBECONFIG_PARAMETER" "$discovery" 2>/dev/null || { note "no join material to read at $JOIN_KUBECONFIG_PARAMETER yet"; return 1; }
   mv -f "$discovery.part" "$discovery" &&
     sed -n 's/^ *certificate-authority-data: *//p' "$discovery" | base64 -d >"$ca" 2>/dev/null || return 1
-  curl -fsS --max-time 5 --cacert "$ca" -o /dev/null "https://$CONTROL_PLANE_ENDPOINT/readyz" 2>/dev/null
+  curl -fsS --max-time 5 --cacert "$ca" -o /dev/null "https://$CONTROL_PLANE_ENDPOINT/readyz" 2>/dev/null ||
+    { note "https://$CONTROL_PLANE_ENDPOINT/readyz is not ready or not served with the published CA"; return 1; }
+  # The token as well: an expired or revoked one would pass the checks above and fail in the TLS
+  # bootstrap. kubeadm lets bootstrap tokens read kubeadm-config; the API refuses an invalid token.
+  kubectl --kubeconfig "$discovery" --request-timeout=5s get --raw /api/v1/namespaces/kube-system/configmaps/kubeadm-config >/dev/null 2>&1 ||
+    { note "the API refuses the published join token (expired or revoked): waiting for a control-plane node to publish a new one"; return 1; }
 }
-wait_until "join material whose CA verifies https://$CONTROL_PLANE_ENDPOINT/readyz" verified_join_material
+wait_until "join material whose CA verifies https://$CONTROL_PLANE_ENDPOINT/readyz and whose token the API accepts" verified_join_material
 
 if [[ $NODE_ROLE == control-plane ]]; then
   log "placing the shared certificates"
@@ -45,8 +80,15 @@ if [[ $NODE_ROLE == control-plane ]]; then
   done
 fi
 
+if [[ $NODE_ROLE == control-plane ]]; then
+  wait_until "the control-plane join lease $lease" take_lease
+  lease_held=true
+  log "holding the control-plane join lease"
+fi
 log "running kubeadm join as $NODE_ROLE with ${config#"$ROOT"}"
 run_logged kubeadm join --config "$config"
 touch "$joined"
+release_lease
+lease_held=false
 if [[ $NODE_ROLE == control-plane ]]; then systemctl enable --now "$JOIN_TOKEN_UNIT.timer"; fi
 log "joined the cluster as $NODE_ROLE"

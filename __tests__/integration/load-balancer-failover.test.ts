@@ -20,6 +20,8 @@ import {
   haproxyWorstCaseMarkDownMs,
 } from "../../lib/load-balancers/haproxy";
 import { NGINX_FAILOVER_TUNING, NGINX_STREAM_MODULE } from "../../lib/load-balancers/nginx";
+import { API_SERVER_PROBE_PATH } from "../../lib/api-server-health";
+import { FAKE_API_HICCUP_LINE } from "../support/fake-api-server";
 import { inlineTopology, REPO_ROOT } from "../support/specs";
 import {
   applyRewrites,
@@ -45,14 +47,24 @@ import {
   TrafficFigures,
   waitFor,
   waitForFakeApiServer,
+  waitForOutput,
 } from "../support/lb-harness";
 
 type LoadBalancerKind = "haproxy" | "nginx";
-type Fault = "crash" | "freeze" | "black-hole";
+type Fault = "crash" | "freeze" | "black-hole" | "etcd-hiccup" | "etcd-hiccup-plain-readyz";
+/** Faults that hit every master at once (an etcd leader election), not one victim. */
+const ETCD_HICCUPS: readonly Fault[] = ["etcd-hiccup", "etcd-hiccup-plain-readyz"];
+/** How long every API server's etcd checks fail together (a measured leader change takes 1-2 s). */
+const ETCD_HICCUP_MS = 3000;
 
-/** The balancer listens here; the masters on the next addresses (Linux routes all of 127/8 locally). */
-const LB_HOST = "127.0.0.20";
-const MASTER_HOSTS = ["127.0.0.21", "127.0.0.22", "127.0.0.23"];
+/**
+ * The balancer listens here; the masters on the next addresses (Linux routes all of 127/8 locally).
+ * The masters must use port 6443 (the rendered backend lines), so each run takes its own /16 of
+ * loopback addresses: runs of several checkouts on one machine never collide.
+ */
+const LOOPBACK_NET = `127.${10 + (process.pid % 240)}`;
+const LB_HOST = `${LOOPBACK_NET}.0.20`;
+const MASTER_HOSTS = [`${LOOPBACK_NET}.0.21`, `${LOOPBACK_NET}.0.22`, `${LOOPBACK_NET}.0.23`];
 /** control-plane-2: neither the first nor the last server, so no ordering luck hides a bug. */
 const VICTIM_INDEX = 1;
 
@@ -75,6 +87,12 @@ const SCENARIOS: ReadonlyArray<[LoadBalancerKind, Fault]> = [
   ["haproxy", "crash"],
   ["haproxy", "freeze"],
   ["haproxy", "black-hole"],
+  // Every master's etcd checks fail together for 3 s: with the rendered check no master leaves
+  // rotation and no request is lost.
+  ["haproxy", "etcd-hiccup"],
+  // Control: the same hiccup with HAProxy probing plain /readyz (the check before the etcd checks
+  // were excluded) marks every master DOWN and loses requests, so the test above can fail.
+  ["haproxy", "etcd-hiccup-plain-readyz"],
   ["nginx", "crash"],
   ["nginx", "freeze"],
   ["nginx", "black-hole"],
@@ -91,6 +109,8 @@ interface ScenarioResult extends TrafficFigures {
   readonly downReason: string | null;
   /** Failed or slow requests that started after the victim was marked DOWN (should be none). */
   readonly badAfterMarkDown: number | null;
+  /** HAProxy only: masters seen DOWN at any point after the fault. */
+  readonly mastersSeenDown: number | null;
 }
 
 const requiredTools = [HAPROXY_BINARY, NGINX_BINARY, NGINX_STREAM_MODULE];
@@ -130,6 +150,16 @@ describeWithTools("load-balancer failover with the real haproxy and nginx (loopb
     expect(result.warmupFailures).toBe(0);
     expect(result.requests).toBeGreaterThan(100);
 
+    if (fault === "etcd-hiccup") {
+      // etcd is shared: its hiccup says nothing about one master, so none leaves rotation.
+      expect({ failed: result.failed, errors: result.errors, mastersSeenDown: result.mastersSeenDown }).toEqual({ failed: 0, errors: {}, mastersSeenDown: 0 });
+      return;
+    }
+    if (fault === "etcd-hiccup-plain-readyz") {
+      expect(result.mastersSeenDown).toBe(MASTER_HOSTS.length);
+      expect(result.failed).toBeGreaterThan(0);
+      return;
+    }
     if (lb === "haproxy") {
       expect(result.markDownMs).not.toBeNull();
       expect(result.markDownMs!).toBeLessThanOrEqual(HAPROXY_MARK_DOWN_LIMIT_MS);
@@ -162,7 +192,7 @@ async function runScenario(
   const lbPort = await freePort(LB_HOST);
 
   const masters = topology.controlPlane.map((node, index) =>
-    startFakeApiServer(tracker, node.name, MASTER_HOSTS[index], API_SERVER_PORT, tls),
+    startFakeApiServer(tracker, node.name, MASTER_HOSTS[index], API_SERVER_PORT, tls, ETCD_HICCUP_MS),
   );
   let balancer: TrackedProcess | undefined;
   let blackHole: BlackHole | undefined;
@@ -173,7 +203,12 @@ async function runScenario(
     const statsSocket = `kubeadm-ha-failover-${process.pid}-${lb}-${fault}`;
     balancer =
       lb === "haproxy"
-        ? await startHaproxy(tracker, dir, haproxyTestConfig(configFile.content, topology, lbPort, `abns@${statsSocket}`), `\0${statsSocket}`)
+        ? await startHaproxy(
+            tracker,
+            dir,
+            haproxyTestConfig(configFile.content, topology, lbPort, `abns@${statsSocket}`, fault === "etcd-hiccup-plain-readyz"),
+            `\0${statsSocket}`,
+          )
         : await startNginx(tracker, dir, nginxTestConfig(configFile.content, topology, lbPort, dir), lbPort);
     if (fault === "black-hole") blackHole = await armBlackHole(tracker, victimHost, API_SERVER_PORT);
 
@@ -189,7 +224,11 @@ async function runScenario(
 
     const victimProcess = masters[VICTIM_INDEX];
     const faultAt = await load.quiesce(async () => {
-      if (fault === "crash") {
+      if (ETCD_HICCUPS.includes(fault)) {
+        // All at once, as an etcd leader election hits every API server together.
+        for (const master of masters) process.kill(master.pid, "SIGUSR1");
+        await Promise.all(masters.map((master) => waitForOutput(master, FAKE_API_HICCUP_LINE, 1000)));
+      } else if (fault === "crash") {
         process.kill(victimProcess.pid, "SIGKILL");
         await victimProcess.exited;
       } else if (fault === "freeze") {
@@ -205,11 +244,13 @@ async function runScenario(
     });
 
     let markDownAt: number | undefined;
+    const seenDown = new Set<string>();
     const observeUntil = faultAt + OBSERVE_MS;
     while (performance.now() < observeUntil) {
-      if (lb === "haproxy" && markDownAt === undefined) {
+      if (lb === "haproxy") {
         const states = await haproxyServerStates(`\0${statsSocket}`, HAPROXY_BACKEND_NAME);
-        if (states.get(victim.name)?.status.startsWith("DOWN")) markDownAt = performance.now();
+        for (const [server, state] of states) if (state.status.startsWith("DOWN")) seenDown.add(server);
+        if (markDownAt === undefined && seenDown.has(victim.name)) markDownAt = performance.now();
       }
       await sleep(STATS_POLL_MS);
     }
@@ -229,6 +270,7 @@ async function runScenario(
       markDownMs: markDownAt === undefined ? null : markDownAt - faultAt,
       downReason: downReason ? downReason[1] : null,
       badAfterMarkDown: markDownAt === undefined ? null : afterFault.filter((r) => r.startMs > markDownAt! && isBad(r)).length,
+      mastersSeenDown: lb === "haproxy" ? seenDown.size : null,
     };
   } catch (error) {
     const logs = [balancer, ...masters].filter((p): p is TrackedProcess => p !== undefined);
@@ -261,8 +303,11 @@ function masterAddressRewrites(topology: Topology): ConfigRewrite[] {
   }));
 }
 
-function haproxyTestConfig(rendered: string, topology: Topology, lbPort: number, statsSocket: string): string {
+function haproxyTestConfig(rendered: string, topology: Topology, lbPort: number, statsSocket: string, plainReadyz = false): string {
   return applyRewrites(rendered, [
+    ...(plainReadyz
+      ? [{ find: `uri ${API_SERVER_PROBE_PATH}\n`, replace: "uri /readyz\n", why: "the control scenario probes plain /readyz, etcd checks included" }]
+      : []),
     ...masterAddressRewrites(topology),
     {
       find: `bind :${API_SERVER_PORT}`,
@@ -346,11 +391,12 @@ function report(results: readonly ScenarioResult[], writeResultsFile: boolean): 
     markDownMs: round(r.markDownMs),
     maxLatencyMs: round(r.maxLatencyMs),
     badAfterMarkDown: r.badAfterMarkDown,
+    mastersSeenDown: r.mastersSeenDown,
     downReason: r.downReason,
     errors: r.errors,
   }));
-  const header = ["lb", "fault", "requests", "failed", "slow", "window ms", "mark-down ms", "max latency ms"];
-  const table = rows.map((r) => [r.lb, r.fault, r.requests, r.failed, r.slow, r.failureWindowMs, r.markDownMs ?? "-", r.maxLatencyMs]);
+  const header = ["lb", "fault", "requests", "failed", "slow", "window ms", "mark-down ms", "max latency ms", "masters down"];
+  const table = rows.map((r) => [r.lb, r.fault, r.requests, r.failed, r.slow, r.failureWindowMs, r.markDownMs ?? "-", r.maxLatencyMs, r.mastersSeenDown ?? "-"]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => String(row[i]).length)));
   const line = (cells: ReadonlyArray<unknown>): string => cells.map((c, i) => String(c).padEnd(widths[i])).join("  ");
   console.log(
@@ -374,6 +420,8 @@ function report(results: readonly ScenarioResult[], writeResultsFile: boolean): 
       slowThresholdMs: SLOW_THRESHOLD_MS,
       observeMs: OBSERVE_MS,
       haproxyMarkDownLimitMs: HAPROXY_MARK_DOWN_LIMIT_MS,
+      etcdHiccupMs: ETCD_HICCUP_MS,
+      probePath: API_SERVER_PROBE_PATH,
     },
     tuning: {
       haproxy: { ...HAPROXY_FAILOVER_TUNING, worstCaseMarkDownMs: haproxyWorstCaseMarkDownMs() },

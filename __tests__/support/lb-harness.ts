@@ -242,10 +242,12 @@ export function startFakeApiServer(
   host: string,
   port: number,
   tls: TlsMaterial,
+  /** How long its etcd checks fail after SIGUSR1 (fake-api-server.ts). */
+  etcdHiccupMs = 3000,
 ): TrackedProcess {
   assertLoopback(host);
   return tracker.spawn(`fake-api ${name} ${host}:${port}`, process.execPath, [
-    "-r", TS_LOADER, FAKE_API_SCRIPT, host, String(port), tls.certPath, tls.keyPath, name,
+    "-r", TS_LOADER, FAKE_API_SCRIPT, host, String(port), tls.certPath, tls.keyPath, name, String(etcdHiccupMs),
   ]);
 }
 

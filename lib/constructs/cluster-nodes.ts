@@ -138,8 +138,11 @@ export class ClusterNodes extends Construct {
           httpEndpoint: "enabled",
           // IMDSv2 only: a session token defeats SSRF-style credential theft through IMDSv1.
           httpTokens: "required",
-          // 1 hop: only the node itself (its boot scripts' AWS CLI) gets a token. Pods are one hop
-          // further and must not borrow the node role, which can decrypt join or cluster secrets.
+          // 1 hop: pods on the pod network (one hop further) get no token. It does not stop
+          // hostNetwork pods (calico-node, kube-proxy, any user pod with hostNetwork), which send
+          // from the node itself; templates/guard-imds.sh rejects IMDS traffic from every pod's
+          // cgroup on Kubernetes nodes, so no pod borrows the node role (on control-plane nodes it
+          // decrypts the cluster CA key).
           httpPutResponseHopLimit: 1,
           instanceMetadataTags: "disabled",
         },

@@ -32,7 +32,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
-import { kmsAlias, parameterPrefix, SECRET_KEYS, SecretAudience, SecretKeySpec } from "../secret-store";
+import { CONTROL_PLANE_JOIN_LEASE_SUBPATH, kmsAlias, parameterPrefix, SECRET_KEYS, SecretAudience, SecretKeySpec } from "../secret-store";
 import type { NodeRole, Topology } from "../topology";
 import { provisionedRoles } from "../roles";
 import type { ClusterSpec } from "../spec";
@@ -231,6 +231,15 @@ export class NodeIdentity extends Construct {
         if (writes) {
           statements.push({ sid: `Write${sid}Parameters`, effect: "Allow", actions: WRITE_ACTIONS, resources: arns });
         }
+      }
+      if (role === "control-plane") {
+        // The join lease (templates/join-node.sh) is released by deleting it.
+        statements.push({
+          sid: "ReleaseControlPlaneJoinLease",
+          effect: "Allow",
+          actions: ["ssm:DeleteParameter"],
+          resources: [`${parameterArn("control-plane")}/${CONTROL_PLANE_JOIN_LEASE_SUBPATH}`],
+        });
       }
       if (statements.length > 0) {
         const secrets = new DataAwsIamPolicyDocument(this, `${role}-secrets-policy`, { statement: statements });

@@ -6,6 +6,7 @@
  * The config must load unchanged on the local HAProxy 2.6 (tests) and Ubuntu 24.04's 2.8 (nodes),
  * and pass `haproxy -c -dW` (warnings are fatal), so it sticks to directives both versions share.
  */
+import { API_SERVER_PROBE_PATH } from "../api-server-health";
 import type { Topology } from "../topology";
 import { API_SERVER_PORT } from "../ports";
 import {
@@ -101,6 +102,10 @@ export function renderHaproxyConfig(topology: Topology): string {
     `#   + ${tuning.fall - 1} x fastinter ${ms(tuning.fastIntervalMs)} (pause between the confirming checks)`,
     `#   = ${haproxyWorstCaseMarkDownMs(tuning) / 1000} s after it fails (kubeadm's documented example needs about 10 s).`,
     "# Until then, new connections that a dead master refuses or ignores are retried on another master.",
+    "# The check leaves out kube-apiserver's etcd checks, which fail on every master at once during an",
+    "# etcd leader election: a short etcd hiccup must not mark all masters DOWN and cut every watch.",
+    "# A master marked DOWN has itself stopped answering (crashed, frozen, unreachable or shutting down),",
+    "# so on-marked-down shutdown-sessions closes its connections and clients reconnect elsewhere at once.",
     "",
     "global",
     // The Ubuntu unit (haproxy -Ws) hands stdout to journald, which reads the "<level>" prefix of
@@ -137,9 +142,10 @@ export function renderHaproxyConfig(topology: Topology): string {
     `    retries ${tuning.retries}`,
     `    timeout check ${ms(tuning.checkTimeoutMs)}`,
     // kubeadm clusters serve /readyz to anonymous clients, so the check needs no client certificate;
-    // the LB node has no cluster CA, hence verify none (the check only decides routing).
+    // the LB node has no cluster CA, hence verify none (the check only decides routing). The etcd
+    // checks are excluded: etcd is shared, so they fail on every master at once (lib/api-server-health.ts).
     "    option httpchk",
-    "    http-check send meth GET uri /readyz",
+    `    http-check send meth GET uri ${API_SERVER_PROBE_PATH}`,
     "    http-check expect status 200",
     `    default-server check check-ssl verify none inter ${ms(tuning.checkIntervalMs)} fastinter ${ms(tuning.fastIntervalMs)} downinter ${ms(tuning.downIntervalMs)} rise ${tuning.rise} fall ${tuning.fall} on-marked-down shutdown-sessions`,
     ...servers,

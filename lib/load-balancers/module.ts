@@ -3,6 +3,7 @@
  * typed against this interface, so the compiler lists everything a new kind must supply: where it runs, its files, how the boot script installs and checks it, its
  * warnings, what its failure means and how fast it drops a dead API server.
  */
+import { API_SERVER_PROBE_PATH } from "../api-server-health";
 import type { NodeFile } from "../node-file";
 import type { ClusterSpec } from "../spec";
 import type { WarningCategory } from "../validate";
@@ -15,13 +16,10 @@ export interface ExplicitLoadBalancerFields {
 }
 
 /**
- * The readiness check every kind's health check uses. etcd is left out of the per-target decision:
- * every API server shares the one etcd cluster, so an etcd hiccup would fail all of them at once
- * and take the whole endpoint down, while an API server with a broken etcd connection of its own
- * still fails its other checks. `etcd` and `etcd-readiness` are kube-apiserver's two etcd checks
- * (the second exists from 1.30; excluding an unknown check is not an error).
+ * The readiness check every kind's health check uses: lib/api-server-health.ts defines it (etcd
+ * left out of the per-target decision, and why).
  */
-export const API_READINESS_CHECK_PATH = "/readyz?exclude=etcd&exclude=etcd-readiness";
+export const API_READINESS_CHECK_PATH = API_SERVER_PROBE_PATH;
 
 /** How quickly the kind stops sending new connections to an API server that died. */
 export interface FailoverFigure {

@@ -4,9 +4,10 @@
  */
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ROLE_PROFILES } from "../roles";
-import { CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
+import { CONTROL_PLANE_JOIN_LEASE_SUBPATH, CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
 import { nodeLoadBalancerKind } from "../load-balancers/registry";
 import { DISCOVERY_KUBECONFIG_PATH, KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, pkiFilesFromEtcd, pkiFilesFromInitNode } from "./kubeadm";
+import { COREDNS_PDB_PATH, COREDNS_SPREAD_PATCH_PATH, corednsSpreadNodes } from "./coredns";
 import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH } from "./cni";
 import { JOIN_TOKEN_REFRESH_AFTER_SECONDS, JOIN_TOKEN_TTL, JOIN_TOKEN_UNIT } from "./join-token-timer";
 import { day2Env } from "./day2";
@@ -47,13 +48,29 @@ const ROLE_ENV: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode
   ],
   worker: (topology, node) => [...commonEnv(topology, node), ...kubernetesEnv(topology)],
   "control-plane": (topology, node) => {
-    const env = [...commonEnv(topology, node), ...kubernetesEnv(topology), ...controlPlanePkiEnv(topology), ...joinTokenPublisherEnv(topology)];
+    const env: EnvPairs = [
+      ...commonEnv(topology, node),
+      ...kubernetesEnv(topology),
+      ...controlPlanePkiEnv(topology),
+      ...joinTokenPublisherEnv(topology),
+      // Control-plane joins take turns (join-node.sh): etcd admits one learner member at a time.
+      ["CONTROL_PLANE_JOIN_LEASE_PARAMETER", `${parameterPrefix(topology.stack, "control-plane")}/${CONTROL_PLANE_JOIN_LEASE_SUBPATH}`],
+    ];
     if (node.bootstrap !== "init") return env;
     return [
       ...env,
       ["ADMIN_KUBECONFIG_PARAMETER", `${parameterPrefix(topology.stack, "control-plane")}/admin.conf`],
       ["KUBEADM_JOIN_CONFIG", KUBEADM_JOIN_CONFIG_PATH],
+      // External etcd: the members kubeadm init's preflight asks for /version (init-control-plane.sh).
+      ["ETCD_ENDPOINTS", topology.etcd.topology === "external" ? topology.etcd.endpoints.join(" ") : ""],
+      // Whether the init node waits for the endpoint to accept connections before kubeadm init: a
+      // proxy on a node (HAProxy, NGINX) accepts before any backend is up; a pass-through balancer
+      // (the NLB) hands connections to the targets, which refuse until kube-apiserver runs.
+      ["WAIT_FOR_LOAD_BALANCER", String(topology.loadBalancerKind.runsOnNode)],
       ...cniEnv(topology.spec.cni.plugin),
+      ["COREDNS_SPREAD_NODES", corednsSpreadNodes(topology).join(" ")],
+      ["COREDNS_SPREAD_PATCH", COREDNS_SPREAD_PATCH_PATH],
+      ["COREDNS_PDB", COREDNS_PDB_PATH],
     ];
   },
 };

@@ -83,9 +83,9 @@ export function kubeadmDocuments(topology: Topology, node: ClusterNode): Kubeadm
     throw new Error(`kubeadm: ${node.name} is a ${node.role} node; only control-plane and worker nodes run kubeadm`);
   }
   if (node.bootstrap === "init") {
-    return [initConfiguration(node), clusterConfiguration(topology), kubeletConfiguration()];
+    return [initConfiguration(node, topology.spec.region), clusterConfiguration(topology), kubeletConfiguration()];
   }
-  return [joinConfiguration(node)];
+  return [joinConfiguration(node, topology.spec.region)];
 }
 
 /** The multi-document YAML the node reads from KUBEADM_CONFIG_PATH. */
@@ -97,13 +97,14 @@ export function renderKubeadmConfig(topology: Topology, node: ClusterNode): stri
 /**
  * YAML documents, compact where it stays readable, which keeps the init node's user-data under
  * EC2's 16 KB limit: each {name, value} argument on one line (`- {name: x, value: y}`), lists of
- * plain values on one line (`certSANs: [a, b]`), and a list used twice (the leader-election
- * arguments) written once with an anchor (`&leaderElection1`) and then referenced (`*leaderElection1`).
+ * plain values on one line (`certSANs: [a, b]`). Plain YAML otherwise: no anchors or aliases, so
+ * a reviewer reads every component's arguments where they apply (the leader-election list appears
+ * under both controllerManager and scheduler).
  */
 function renderDocuments(documents: KubeadmDocument[]): string {
   return documents
     .map((value) => {
-      const document = new Document(value, { anchorPrefix: "leaderElection" });
+      const document = new Document(value, { aliasDuplicateObjects: false });
       visit(document, {
         Map(_, map) {
           const keys = map.items.map((pair) => (isScalar(pair.key) ? pair.key.value : undefined));
@@ -126,9 +127,9 @@ export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): 
  * The init node's control-plane JoinConfiguration: what any other control-plane node gets, with
  * this node's name and address. Used only when the init node is replaced while the cluster runs.
  */
-export function initNodeJoinDocuments(_topology: Topology, node: ClusterNode): KubeadmDocument[] {
+export function initNodeJoinDocuments(topology: Topology, node: ClusterNode): KubeadmDocument[] {
   if (node.bootstrap !== "init" || node.role !== "control-plane") throw new Error(`kubeadm: ${node.name} is not the init node`);
-  return [joinConfiguration(node)];
+  return [joinConfiguration(node, topology.spec.region)];
 }
 
 export function renderInitNodeJoinConfigFile(topology: Topology, node: ClusterNode): NodeFile {
@@ -136,13 +137,18 @@ export function renderInitNodeJoinConfigFile(topology: Topology, node: ClusterNo
   return { path: KUBEADM_JOIN_CONFIG_PATH, content, permissions: "0600" };
 }
 
-function nodeRegistration(node: ClusterNode) {
+function nodeRegistration(node: ClusterNode, region: string) {
   return {
     name: node.name,
     criSocket: CRI_SOCKET,
     // EC2 instances can have several interfaces; the kubelet must register the address the
     // security groups and the load balancer know.
-    kubeletExtraArgs: [{ name: "node-ip", value: node.privateIp }] satisfies KubeadmArg[],
+    kubeletExtraArgs: [
+      { name: "node-ip", value: node.privateIp },
+      // There is no cloud controller to set them: the kubelet labels its node with its zone (a label
+      // NodeRestriction lets a kubelet set), which CoreDNS's spread and users' workloads use.
+      { name: "node-labels", value: `topology.kubernetes.io/region=${region},topology.kubernetes.io/zone=${node.availabilityZone}` },
+    ] satisfies KubeadmArg[],
   };
 }
 
@@ -150,12 +156,12 @@ function localApiEndpoint(node: ClusterNode) {
   return { advertiseAddress: node.privateIp, bindPort: API_SERVER_PORT };
 }
 
-function initConfiguration(node: ClusterNode): KubeadmDocument {
+function initConfiguration(node: ClusterNode, region: string): KubeadmDocument {
   return {
     apiVersion: KUBEADM_API_VERSION,
     kind: "InitConfiguration",
     localAPIEndpoint: localApiEndpoint(node),
-    nodeRegistration: nodeRegistration(node),
+    nodeRegistration: nodeRegistration(node, region),
   };
 }
 
@@ -170,7 +176,7 @@ function leaderElectionArgs(topology: Topology): KubeadmArg[] {
 }
 
 function clusterConfiguration(topology: Topology): KubeadmDocument {
-  // One list for both: rendered once, then referenced (see renderDocuments).
+  // The same arguments for both components; rendered in full under each (no YAML aliases).
   const leaderElection = leaderElectionArgs(topology);
   const etcd =
     topology.etcd.topology === "stacked"
@@ -207,11 +213,11 @@ function kubeletConfiguration(): KubeadmDocument {
   return { apiVersion: KUBELET_API_VERSION, kind: "KubeletConfiguration", cgroupDriver: "systemd" };
 }
 
-function joinConfiguration(node: ClusterNode): KubeadmDocument {
+function joinConfiguration(node: ClusterNode, region: string): KubeadmDocument {
   const document: KubeadmDocument = {
     apiVersion: KUBEADM_API_VERSION,
     kind: "JoinConfiguration",
-    nodeRegistration: nodeRegistration(node),
+    nodeRegistration: nodeRegistration(node, region),
     discovery: { file: { kubeConfigPath: DISCOVERY_KUBECONFIG_PATH } },
   };
   return node.role === "control-plane" ? { ...document, controlPlane: { localAPIEndpoint: localApiEndpoint(node) } } : document;

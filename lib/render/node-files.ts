@@ -14,6 +14,7 @@ import { renderLoadBalancerFiles } from "../load-balancers/registry";
 import { renderEtcdMemberFiles } from "./etcd";
 import { renderInitNodeJoinConfigFile } from "./kubeadm";
 import { renderCniFiles } from "./cni";
+import { renderCorednsFiles } from "./coredns";
 import { CLUSTER_ENV_PATH, renderClusterEnv } from "./cluster-env";
 import { joinTokenTimerFiles } from "./join-token-timer";
 import { kubernetesNodeFiles } from "./kubernetes-node";
@@ -22,9 +23,18 @@ import { renderDay2Files } from "./day2";
 export { CLUSTER_ENV_PATH, clusterEnv } from "./cluster-env";
 export { JOIN_TOKEN_REFRESH_AFTER_SECONDS, JOIN_TOKEN_TTL, JOIN_TOKEN_UNIT } from "./join-token-timer";
 
-/** Where the boot scripts live on a node; the user-data runs BOOT_ENTRY_PATH. */
+/** Where the boot scripts live on a node; the boot unit runs BOOT_ENTRY_PATH. */
 export const SCRIPT_DIR = "/usr/local/lib/kubeadm-ha";
 export const BOOT_ENTRY_PATH = `${SCRIPT_DIR}/boot.sh`;
+/**
+ * The systemd unit that runs BOOT_ENTRY_PATH: cloud-init's runcmd only enables and starts it, so a
+ * failed step is retried (with backoff, for ever) instead of stranding the node, and a reboot runs
+ * the (idempotent) boot again.
+ */
+export const BOOT_UNIT = "kubeadm-ha-boot.service";
+export const BOOT_UNIT_PATH = `/etc/systemd/system/${BOOT_UNIT}`;
+/** The boot unit's backoff: the first retry after RestartSec, growing to RestartMaxDelaySec. */
+export const BOOT_RETRY = { firstDelaySeconds: 15, steps: 6, maxDelaySeconds: 300 } as const;
 
 const TEMPLATE_DIR = path.join(__dirname, "..", "..", "templates");
 const templateCache = new Map<string, string>();
@@ -40,8 +50,8 @@ function template(name: string): string {
 }
 
 /**
- * A boot script as installed: the template without its comment lines and blank lines, indented
- * with tabs. EC2 caps user-data at 16 KB and the comments are for the repository's readers;
+ * A boot script as installed: the template without its comment lines (`# shellcheck` directives
+ * aside) and blank lines, indented with tabs. EC2 caps user-data at 16 KB and the comments are for the repository's readers;
  * cluster.env's header points to them. Heredoc bodies are kept verbatim, since a '#' there is
  * data, not a comment, and their indentation may matter.
  */
@@ -59,7 +69,8 @@ export function installedScript(name: string, source: string): string {
       kept.push(line);
       return;
     }
-    if (/^\s*#/.test(line) || line === "") return;
+    // `# shellcheck` directives stay: the node gets scripts that pass the same shellcheck as templates/.
+    if ((/^\s*#/.test(line) && !/^\s*# shellcheck /.test(line)) || line === "") return;
     // A tab per two spaces of indentation: bash reads them alike, and it saves bytes too.
     kept.push(line.replace(/^(?: {2})+/, (indent) => "\t".repeat(indent.length / 2)));
     const heredoc = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/.exec(line);
@@ -70,7 +81,7 @@ export function installedScript(name: string, source: string): string {
 }
 
 /**
- * 0644: every script is run as `bash <script>` (runcmd, boot.sh, the timer's service) or sourced,
+ * 0644: every script is run as `bash <script>` (the boot unit, boot.sh, the timer's service) or sourced,
  * never executed directly, and the default mode costs no bytes in the user-data.
  */
 function script(name: string): NodeFile {
@@ -95,7 +106,7 @@ const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNo
     // The init node also carries what a control-plane join needs: a replacement of it joins the
     // running cluster instead of initialising a second one (init-control-plane.sh).
     if (node.bootstrap === "init") {
-      files.push(...renderCniFiles(topology), script("join-node.sh"), renderInitNodeJoinConfigFile(topology, node));
+      files.push(...renderCniFiles(topology), ...renderCorednsFiles(topology), script("join-node.sh"), renderInitNodeJoinConfigFile(topology, node));
     }
     return files;
   },
@@ -105,6 +116,7 @@ const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNo
 export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile[] {
   const files: NodeFile[] = [
     { path: CLUSTER_ENV_PATH, content: renderClusterEnv(topology, node), permissions: "0644" },
+    bootUnitFile(),
     script("common.sh"),
     script("boot.sh"),
     ...bootScripts(node).map(script),
@@ -123,4 +135,32 @@ function assertUniqueBaseNames(node: ClusterNode, files: readonly NodeFile[]): v
     if (previous) throw new Error(`node-files: ${node.name} gets two files named ${base}: ${previous} and ${file.path}`);
     seen.set(base, file.path);
   }
+}
+
+function bootUnitFile(): NodeFile {
+  const unit = [
+    "[Unit]",
+    "Description=kubeadm-ha: bootstrap this node, retried until it succeeds",
+    "Wants=network-online.target",
+    "After=network-online.target",
+    // Never give up: each attempt is bounded by the scripts' own waits, and a retry resumes from
+    // the markers of what is already done.
+    "StartLimitIntervalSec=0",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    "TimeoutStartSec=infinity",
+    `ExecStart=/bin/bash ${BOOT_ENTRY_PATH}`,
+    "Restart=on-failure",
+    `RestartSec=${BOOT_RETRY.firstDelaySeconds}s`,
+    `RestartSteps=${BOOT_RETRY.steps}`,
+    `RestartMaxDelaySec=${BOOT_RETRY.maxDelaySeconds}s`,
+    "StandardOutput=journal+console",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+  return { path: BOOT_UNIT_PATH, content: unit, permissions: "0644" };
 }

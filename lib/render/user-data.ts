@@ -8,7 +8,7 @@ import { stringify } from "yaml";
 import { EC2_USER_DATA_LIMIT_BYTES, ec2UserData } from "../ec2";
 import type { ClusterNode, Topology } from "../topology";
 import type { NodeFile } from "../node-file";
-import { BOOT_ENTRY_PATH, renderNodeFiles } from "./node-files";
+import { BOOT_UNIT, renderNodeFiles } from "./node-files";
 
 /** cloud-init's write_files mode when `permissions` is not given. */
 export const DEFAULT_PERMISSIONS = "0644";
@@ -39,6 +39,14 @@ export function renderUserData(
   return plain;
 }
 
+/** cloud-init's runcmd on every node: load the boot unit, enable it (reboots) and start it. */
+export function bootRuncmd(): string[][] {
+  return [
+    ["systemctl", "daemon-reload"],
+    ["systemctl", "enable", "--now", "--no-block", BOOT_UNIT],
+  ];
+}
+
 function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress: ReadonlySet<string>): string {
   const document = {
     hostname: node.name,
@@ -53,8 +61,9 @@ function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress:
         ? { encoding: "gz+b64", content: gzipSync(file.content, { level: 9 }).toString("base64") }
         : { content: file.content }),
     })),
-    // One entry: boot.sh stops at the first failing script and says which one.
-    runcmd: [["bash", BOOT_ENTRY_PATH]],
+    // runcmd runs once; the boot unit it starts retries a failed boot (boot.sh names the failed step).
+    // --no-block: cloud-init finishes while the node boots in its own unit.
+    runcmd: bootRuncmd(),
   };
   // The tests parse every node's user-data back (with this YAML library and with PyYAML, which
   // cloud-init uses) and compare it with the node's files; parsing here too would double the
