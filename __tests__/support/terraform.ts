@@ -449,8 +449,8 @@ function requiredProviders(dir: string, awsVersion: string | undefined): Record<
       const required = (JSON.parse(text) as { terraform?: { required_providers?: Record<string, ProviderRequirement> } }).terraform?.required_providers;
       Object.assign(providers, required);
     } else if (file.endsWith(".tf")) {
-      const block = /required_providers\s*\{([\s\S]*?)\n\s*\}\s*\n/.exec(text)?.[1] ?? "";
-      for (const match of block.matchAll(/(\w[\w-]*)\s*=\s*\{([^}]*)\}/g)) {
+      const block = bracedBlockAfter(text, /required_providers\s*\{/);
+      for (const match of block.matchAll(/([\w-]+)\s*=\s*\{([^{}]*)\}/g)) {
         const source = /source\s*=\s*"([^"]+)"/.exec(match[2])?.[1];
         const version = /version\s*=\s*"([^"]+)"/.exec(match[2])?.[1];
         if (source) providers[match[1]] = { source, ...(version ? { version } : {}) };
@@ -462,6 +462,19 @@ function requiredProviders(dir: string, awsVersion: string | undefined): Record<
     if (isAws && awsVersion) providers[name] = { source: "hashicorp/aws", version: awsVersion };
   }
   return Object.fromEntries(Object.entries(providers).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The text inside the braces that `opening` (ending in "{") opens; "" when absent. */
+function bracedBlockAfter(text: string, opening: RegExp): string {
+  const match = opening.exec(text);
+  if (!match) return "";
+  const start = match.index + match[0].length;
+  let depth = 1;
+  for (let i = start; i < text.length; i++) {
+    if (text[i] === "{") depth++;
+    else if (text[i] === "}" && --depth === 0) return text.slice(start, i);
+  }
+  return "";
 }
 
 function cliConfig(mirror: ProviderMirror | undefined, pluginCacheDir: string): string {

@@ -20,6 +20,7 @@ import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES } from "../ec2";
+import { multiLineTextForSynth } from "./hcl-output";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu images. */
 export const CANONICAL_OWNER_ID = "099720109477";
@@ -131,7 +132,8 @@ export class ClusterNodes extends Construct {
           deleteOnTermination: true,
           tags: { Name: name, Role: node.role, Cluster: stack },
         },
-        userData: escapeTerraformTemplate(userData.get(node.name)!),
+        // Same value in `cdktf synth --hcl` output as in the JSON (see hcl-output.ts).
+        userData: multiLineTextForSynth(this, escapeTerraformTemplate(userData.get(node.name)!)),
         userDataReplaceOnChange: node.role === "load-balancer",
         // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
         // between node addresses, so every ENI only sends and receives its own IP and the check
