@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { App } from "cdktf";
+import { App, TerraformStack } from "cdktf";
 import { loadClusterSpecs } from "./load-specs";
 import { buildTopology, Topology } from "./topology";
 import { renderNodeFiles } from "./render/node-files";
@@ -90,7 +90,10 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
       bundle.set(path.join(topology.stack, relative), content);
     }
     // Key and role policies as IAM JSON, read back from the stack just written.
-    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
+    // (`cdktf synth --hcl` writes cdk.tf instead: the stack gives its JSON form directly.)
+    const stackJson = app.hclOutput
+      ? (app.node.findChild(topology.stack) as TerraformStack).toTerraform()
+      : JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
     bundle.set(path.join(topology.stack, POLICIES_FILE), renderPolicyReview(stackJson));
   }
   writeFolder(path.join(app.outdir, "review"), bundle);
