@@ -14,7 +14,7 @@ import { App, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { multiLineTextForSynth } from "../../lib/constructs/hcl-output";
-import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../../lib/constructs/cluster-nodes";
+import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../../lib/terraform-escape";
 import { StackPlan, startTerraform, TerraformHarness } from "../support/terraform";
 import { DayTwoPlan, planAgainstBase } from "../support/synthetic-state";
 
