@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { App } from "cdktf";
+import { App, TerraformStack } from "cdktf";
 import { loadClusterSpecs } from "./load-specs";
 import { buildTopology, Topology } from "./topology";
 import { renderNodeFiles } from "./render/node-files";
@@ -87,7 +87,10 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
     );
     // The review shows the security-group rules and the key and role policies exactly as
     // synthesized, read back from the stack just written.
-    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
+    // (`cdktf synth --hcl` writes cdk.tf instead: the stack gives its JSON form directly.)
+    const stackJson = app.hclOutput
+      ? (app.node.findChild(topology.stack) as TerraformStack).toTerraform()
+      : JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
     for (const [relative, content] of renderReviewBundle(topology, asSynthesized, securityRulesOf(stackJson))) {
       bundle.set(path.join(topology.stack, relative), content);
     }

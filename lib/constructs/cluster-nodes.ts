@@ -28,6 +28,7 @@ import { ARM64_INSTANCE_TYPE, ec2UserData, instanceLaunchOptions } from "../ec2"
 import { PARTITIONS, partitionOfRegion } from "../partitions";
 import { escapeTerraformTemplate } from "../terraform-escape";
 import { ROLE_PROFILES } from "../roles";
+import { multiLineTextForSynth } from "./hcl-output";
 
 /** Canonical's account in the commercial partition; lib/partitions.ts has the others. */
 export const CANONICAL_OWNER_ID = PARTITIONS.aws.canonicalOwnerId;
@@ -153,8 +154,9 @@ export class ClusterNodes extends Construct {
           deleteOnTermination: true,
           tags: { Name: name, Role: node.role, Cluster: stack },
         },
-        // Plain while it fits (reviewers diff it in the JSON), else gzipped whole (lib/ec2.ts).
-        ...("userData" in encoded ? { userData: escapeTerraformTemplate(encoded.userData) } : encoded),
+        // Plain while it fits (reviewers diff it in the JSON), else gzipped whole (lib/ec2.ts); plain
+        // text has the same value in `cdktf synth --hcl` output as in the JSON (see hcl-output.ts).
+        ...("userData" in encoded ? { userData: multiLineTextForSynth(this, escapeTerraformTemplate(encoded.userData)) } : encoded),
         userDataReplaceOnChange: ROLE_PROFILES[node.role].replaceOnUserDataChange,
         // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
         // between node addresses, so every ENI only sends and receives its own IP and the check
