@@ -182,3 +182,41 @@ describe("bad specs", () => {
     expect(fs.existsSync(path.join(clustersDir, "out", "stacks", "prod", "cdk.tf.json"))).toBe(true);
   });
 });
+
+describe("ha-report.json and strict mode", () => {
+  test.each(SHIPPED_CLUSTERS)("%s: ha-report.json agrees with topology.json", (stack) => {
+    const report = JSON.parse(read("review", stack, "ha-report.json"));
+    const topology = JSON.parse(read("review", stack, "topology.json"));
+    expect(report.stack).toBe(stack);
+    expect(report.etcd).toMatchObject({ quorum: topology.etcd.quorum, failuresTolerated: topology.etcd.failuresTolerated });
+    expect(report.etcd.members).toHaveLength(topology.etcd.members);
+    expect(report.loadBalancer).toMatchObject({ kind: topology.loadBalancer.kind, endpoint: topology.controlPlaneEndpoint, backends: topology.loadBalancer.backends });
+    expect(report.leaderElection.worstCaseTakeoverSeconds).toBe(topology.leaderElection.worstCaseTakeoverSeconds);
+    expect(report.warnings.map((w: { message: string }) => w.message)).toEqual(topology.warnings);
+  });
+
+  const synth = (clustersDir: string, env: Record<string, string>) =>
+    spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out"), ...env },
+      encoding: "utf8",
+    });
+
+  test("KUBEADM_HA_STRICT=1 makes every HA warning a synth error and writes nothing", () => {
+    const clustersDir = fs.mkdtempSync(path.join(os.tmpdir(), "clusters-"));
+    fs.writeFileSync(path.join(clustersDir, "prod.yaml"), "controlPlane: {count: 2}\n");
+    const strict = synth(clustersDir, { KUBEADM_HA_STRICT: "1" });
+    expect(strict.status).toBe(1);
+    expect(strict.stderr).toMatch(/prod\.yaml: controlPlane\.count: 2: HA warning refused by strict mode \(KUBEADM_HA_STRICT=1\): etcd: 2 members/);
+    expect(strict.stderr).toMatch(/prod\.yaml: loadBalancer\.kind: "haproxy": HA warning refused by strict mode/);
+    expect(fs.existsSync(path.join(clustersDir, "out"))).toBe(false);
+
+    const bad = synth(clustersDir, { KUBEADM_HA_STRICT: "yes" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('KUBEADM_HA_STRICT: "yes": expected 1');
+
+    const relaxed = synth(clustersDir, { KUBEADM_HA_STRICT: "0" });
+    expect(relaxed.status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(clustersDir, "out", "review", "prod", "ha-report.json"), "utf8")).strict).toEqual({ spec: false, passes: false });
+  });
+});

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { SpecError, validateSpec } from "../lib/validate";
+import { SpecError, strictFromEnvironment, validateSpec } from "../lib/validate";
 import { clusterSpecJsonSchema } from "../lib/spec";
 import { REPO_ROOT } from "./support/specs";
 
@@ -59,7 +59,7 @@ describe("schema errors name the file, the field, the value and what is accepted
     ["workers: {count: 1.5}", "workers.count: 1.5: expected a whole number"],
     ["workers: {instanceType: big}", 'workers.instanceType: "big": expected an EC2 instance type'],
     ["etcd: {topology: clustered}", 'etcd.topology: "clustered": expected one of "stacked", "external"'],
-    ["loadBalancer: {kind: envoy}", 'loadBalancer.kind: "envoy": expected one of "haproxy", "nginx"'],
+    ["loadBalancer: {kind: envoy}", 'loadBalancer.kind: "envoy": expected one of "haproxy", "nginx", "nlb"'],
     ["kubernetesVersion: 1.35", 'kubernetesVersion: 1.35: expected a string'],
     ["kubernetesVersion: v1.35.0", 'kubernetesVersion: "v1.35.0": expected a full Kubernetes release'],
     ["region: europe", 'region: "europe": expected an AWS region'],
@@ -247,4 +247,62 @@ describe("security and cost options (docs/security.md)", () => {
 test("the committed JSON Schema is current (run `npm run schema`)", () => {
   const committed = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "schema", "cluster-spec.schema.json"), "utf8"));
   expect(committed).toEqual(clusterSpecJsonSchema());
+});
+
+describe("warning categories and strict mode", () => {
+  test("each warning names its field, value and category; the texts are synth's warnings", () => {
+    const result = validateSpec("x.yaml", "xx", 'controlPlane: {count: 1}\nworkers: {count: 0}\nkubernetesVersion: "1.32.3"\nloadBalancer: {kind: nginx}');
+    expect(result.specWarnings.map((w) => w.message)).toEqual(result.warnings);
+    expect(result.specWarnings.map(({ category, field, value }) => ({ category, field, value }))).toEqual([
+      { category: "ha", field: "controlPlane.count", value: 1 },
+      { category: "ha", field: "controlPlane.count", value: 1 },
+      { category: "ha", field: "loadBalancer.kind", value: "nginx" },
+      { category: "ha", field: "loadBalancer.kind", value: "nginx" },
+      { category: "workload", field: "workers.count", value: 0 },
+      { category: "lifecycle", field: "kubernetesVersion", value: "1.32.3" },
+    ]);
+    expect(validateSpec("x.yaml", "xx", "etcd: {topology: external, members: 4}").specWarnings[0]).toMatchObject({
+      category: "ha", field: "etcd.members", value: 4,
+    });
+  });
+
+  test("strict: true turns every HA warning into a file: field: value: reason error", () => {
+    const lines = errorsOf("strict: true\ncontrolPlane: {count: 2}\n");
+    expect(lines).toEqual([
+      expect.stringMatching(/^clusters\/bad\.yaml: controlPlane\.count: 2: HA warning refused by strict mode \(strict: true\): etcd: 2 members stacked on the control-plane nodes tolerate zero failures/),
+      expect.stringMatching(/^clusters\/bad\.yaml: loadBalancer\.kind: "haproxy": HA warning refused by strict mode \(strict: true\): loadBalancer: one load-balancer instance is a single point of failure/),
+    ]);
+  });
+
+  test("strict mode leaves warnings that are not about availability as warnings", () => {
+    const lines = errorsOf('strict: true\nworkers: {count: 0}\nkubernetesVersion: "1.32.3"\n');
+    expect(lines.join("\n")).not.toMatch(/workers\.count|kubernetesVersion/);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/loadBalancer\.kind/);
+  });
+
+  test("the strict option (KUBEADM_HA_STRICT=1) applies to a spec that does not set strict", () => {
+    expect(() => validateSpec("x.yaml", "xx", "controlPlane: {count: 3}")).not.toThrow();
+    expect(() => validateSpec("x.yaml", "xx", "controlPlane: {count: 3}", { strict: true })).toThrow(
+      /^x\.yaml: loadBalancer\.kind: "haproxy": HA warning refused by strict mode \(KUBEADM_HA_STRICT=1\)/,
+    );
+  });
+
+  test("the unlimited CPU credits warning is a cost warning, which strict mode leaves alone", () => {
+    const warning = validateSpec("x.yaml", "xx", "nodes: {cpuCredits: unlimited}").specWarnings.find((w) => w.field === "nodes.cpuCredits");
+    expect(warning).toMatchObject({ category: "cost", value: "unlimited" });
+    expect(errorsOf("strict: true\nnodes: {cpuCredits: unlimited}\n").join("\n")).not.toMatch(/cpuCredits/);
+  });
+
+  test("strict must be a boolean", () => {
+    expectError('strict: "yes"\n', 'strict: "yes": expected a boolean');
+  });
+
+  test("KUBEADM_HA_STRICT accepts 1, 0 or nothing", () => {
+    expect(strictFromEnvironment(undefined)).toBe(false);
+    expect(strictFromEnvironment("")).toBe(false);
+    expect(strictFromEnvironment("0")).toBe(false);
+    expect(strictFromEnvironment("1")).toBe(true);
+    expect(strictFromEnvironment("true")).toBe('KUBEADM_HA_STRICT: "true": expected 1 (every HA warning is an error) or 0');
+  });
 });

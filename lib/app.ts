@@ -9,17 +9,22 @@ import { loadClusterSpecs } from "./load-specs";
 import { buildTopology, Topology } from "./topology";
 import { renderNodeFiles } from "./render/node-files";
 import { renderUserData } from "./render/user-data";
-import { cniPorts } from "./render/cni";
 import { renderReviewBundle, RenderedNode } from "./review";
+import { securityRulesOf } from "./security-rules";
 import { POLICIES_FILE, renderPolicyReview } from "./review-policies";
 import { ClusterBackend, ClusterStack } from "./cluster-stack";
-import { escapeTerraformTemplate } from "./constructs/cluster-nodes";
+import { escapeTerraformTemplate } from "./terraform-escape";
 import type { ClusterSpec } from "./spec";
 
 export interface SynthOptions {
   readonly clustersDir: string;
   /** cdktf output folder; the CLI passes CDKTF_OUTDIR. */
   readonly outdir?: string;
+  /**
+   * Refuse every spec with an HA warning, as if each set `strict: true` (KUBEADM_HA_STRICT=1).
+   * @default false: only specs with `strict: true` are strict
+   */
+  readonly strict?: boolean;
 }
 
 export interface SynthResult {
@@ -54,7 +59,7 @@ function backendOf(spec: ClusterSpec): ClusterBackend {
 }
 
 export function synthesizeClusters(options: SynthOptions): SynthResult {
-  const specs = loadClusterSpecs(options.clustersDir);
+  const specs = loadClusterSpecs(options.clustersDir, { strict: options.strict });
   const clusters = specs.map((loaded) => renderCluster(buildTopology(loaded.spec, loaded.warnings)));
 
   // cdktf creates only the last level of its output folder.
@@ -69,7 +74,6 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
           if (!rendered) throw new Error(`no user-data rendered for ${node.name}`);
           return rendered.userData;
         },
-        cniPorts: cniPorts(topology.spec.cni.plugin),
         backend: backendOf(topology.spec),
       });
     }
@@ -81,11 +85,12 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
     const asSynthesized = new Map(
       [...nodes].map(([name, node]) => [name, { ...node, userData: escapeTerraformTemplate(node.userData) }]),
     );
-    for (const [relative, content] of renderReviewBundle(topology, asSynthesized)) {
+    // The review shows the security-group rules and the key and role policies exactly as
+    // synthesized, read back from the stack just written.
+    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
+    for (const [relative, content] of renderReviewBundle(topology, asSynthesized, securityRulesOf(stackJson))) {
       bundle.set(path.join(topology.stack, relative), content);
     }
-    // Key and role policies as IAM JSON, read back from the stack just written.
-    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
     bundle.set(path.join(topology.stack, POLICIES_FILE), renderPolicyReview(stackJson));
   }
   writeFolder(path.join(app.outdir, "review"), bundle);

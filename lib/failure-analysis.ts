@@ -2,22 +2,55 @@
  * What a topology survives, stated plainly for the review page. The API stays reachable only while
  * the load balancer runs, at least one API server runs, and etcd keeps quorum.
  */
-import type { ClusterNode, Topology } from "./topology";
+import type { ClusterNode, NodeRole, Topology } from "./topology";
+
+/** What fails, for tools: one node of a role, more etcd members than quorum allows, or a whole zone. */
+export type FailureSubject =
+  | { readonly kind: "node"; readonly role: NodeRole; readonly nodes: readonly string[] }
+  | { readonly kind: "etcd-members"; readonly count: number; readonly members: readonly string[] }
+  | { readonly kind: "zone"; readonly zone: string; readonly nodes: readonly string[] };
 
 export interface FailureCase {
+  readonly subject: FailureSubject;
   readonly failure: string;
   readonly survives: boolean;
   readonly why: string;
+  /** "node": one node (or the load balancer) fails; "zone": one zone fails; "beyond": more than etcd tolerates, never survived. */
+  readonly scope: "node" | "zone" | "beyond";
+  /** For zone cases: the zone. */
+  readonly zone?: string;
+}
+
+/** The three questions a reviewer asks of an HA cluster, answered from the failure cases. */
+export interface SurvivalSummary {
+  /** Any one node, whatever its role, and the load balancer itself. */
+  readonly anySingleNode: boolean;
+  /** The zone (or zones) the API endpoint runs in: the load-balancer node's, or all of them for an NLB. */
+  readonly loadBalancerZone: boolean;
+  readonly anyOneZone: boolean;
+}
+
+export function survivalSummary(topology: Topology, cases: readonly FailureCase[] = analyzeFailures(topology)): SurvivalSummary {
+  const zones = cases.filter((c) => c.scope === "zone");
+  const lbZone = topology.loadBalancer?.availabilityZone;
+  const lbZones = lbZone === undefined ? zones : zones.filter((c) => c.zone === lbZone);
+  return {
+    anySingleNode: cases.filter((c) => c.scope === "node").every((c) => c.survives),
+    loadBalancerZone: lbZones.every((c) => c.survives),
+    anyOneZone: zones.every((c) => c.survives),
+  };
 }
 
 export function analyzeFailures(topology: Topology): FailureCase[] {
   const { controlPlane, workers, etcd } = topology;
   const stacked = etcd.topology === "stacked";
   const cases: FailureCase[] = [];
+  const nodesOf = (role: NodeRole) => topology.nodes.filter((node) => node.role === role).map((node) => node.name);
 
   const apiServersLeft = controlPlane.length - 1;
   const etcdOkAfterControlPlaneLoss = !stacked || etcd.failuresTolerated >= 1;
   cases.push({
+    subject: { kind: "node", role: "control-plane", nodes: nodesOf("control-plane") },
     failure: "one control-plane node",
     survives: apiServersLeft >= 1 && etcdOkAfterControlPlaneLoss,
     why:
@@ -26,28 +59,35 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
         : !etcdOkAfterControlPlaneLoss
           ? `its stacked etcd member is lost and ${etcd.members.length} members tolerate zero failures: etcd loses quorum, the API fails`
           : `${apiServersLeft} API server${apiServersLeft === 1 ? "" : "s"} stay behind the load balancer; a standby controller-manager and scheduler take the lease`,
+    scope: "node",
   });
   if (!stacked) {
     cases.push({
+      subject: { kind: "node", role: "etcd", nodes: nodesOf("etcd") },
       failure: "one etcd node",
       survives: etcd.failuresTolerated >= 1,
       why: `quorum is ${etcd.quorum} of ${etcd.members.length}; ${etcd.failuresTolerated} failure${etcd.failuresTolerated === 1 ? "" : "s"} tolerated`,
+      scope: "node",
     });
   }
   cases.push({
+    subject: { kind: "etcd-members", count: etcd.failuresTolerated + 1, members: etcd.members.map((member) => member.name) },
     failure: `${etcd.failuresTolerated + 1} etcd member${etcd.failuresTolerated === 0 ? "" : "s"}`,
     survives: false,
     why: `quorum is ${etcd.quorum} of ${etcd.members.length}: writes stop and the API server fails until members return`,
+    scope: "beyond",
   });
   cases.push({
-    failure: "the load-balancer node",
-    survives: false,
-    why: "the API endpoint is gone: running pods keep serving, but kubectl, kubelets and controllers cannot reach the API until it is replaced",
+    subject: { kind: "node", role: "load-balancer", nodes: nodesOf("load-balancer") },
+    ...topology.loadBalancerKind.failureCase(topology),
+    scope: "node",
   });
   cases.push({
+    subject: { kind: "node", role: "worker", nodes: nodesOf("worker") },
     failure: "one worker node",
     survives: workers.length >= 2,
     why: workers.length >= 2 ? "its pods are rescheduled onto the remaining workers" : "there is no other worker to reschedule pods onto",
+    scope: "node",
   });
   for (const zone of topology.zones) {
     const lost = topology.nodes.filter((node) => node.availabilityZone === zone.name);
@@ -62,12 +102,16 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   const etcdLost = topology.etcd.members.filter((member) => lostNames.has(member.name)).length;
   const apiLeft = topology.controlPlane.filter((node) => !lostNames.has(node.name)).length;
   const reasons: string[] = [];
-  if (lostNames.has(topology.loadBalancer.name)) reasons.push("the load balancer runs there");
+  const loadBalancerLost = topology.loadBalancerKind.lostWithZone(topology, zone);
+  if (loadBalancerLost) reasons.push(loadBalancerLost);
   if (apiLeft === 0) reasons.push("no API server is left");
   if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
   return {
+    subject: { kind: "zone", zone, nodes: lost.map((node) => node.name) },
     failure: `availability zone ${zone} (${lost.map((node) => node.name).join(", ")})`,
     survives: reasons.length === 0,
     why: reasons.length === 0 ? "enough API servers, etcd members and the load balancer remain in other zones" : reasons.join("; "),
+    scope: "zone",
+    zone,
   };
 }

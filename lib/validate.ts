@@ -11,6 +11,7 @@ import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
 import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
 import { partitionOfRegion } from "./partitions";
+import { loadBalancerKind } from "./load-balancers/registry";
 
 export interface SpecIssue {
   readonly field: string;
@@ -35,7 +36,12 @@ export function formatIssue(file: string, issue: SpecIssue): string {
 
 export interface ValidatedSpec {
   readonly spec: ClusterSpec;
+  /** The warnings' texts, as synth prints them. */
   readonly warnings: string[];
+  /** The same warnings with their field, value and category. */
+  readonly specWarnings: readonly SpecWarning[];
+  /** Set when strict mode was on (and so no HA warning is left). */
+  readonly strict?: StrictSource;
 }
 
 /** Ranges no cluster network may use. */
@@ -50,7 +56,7 @@ const RESERVED_RANGES = [
 const STACK_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
 /** Parses and validates one spec file's text. Throws SpecError listing every problem found. */
-export function validateSpec(file: string, name: string, text: string): ValidatedSpec {
+export function validateSpec(file: string, name: string, text: string, options: ValidateOptions = {}): ValidatedSpec {
   const issues: SpecIssue[] = [];
   if (!STACK_NAME.test(name)) {
     issues.push({
@@ -80,9 +86,17 @@ export function validateSpec(file: string, name: string, text: string): Validate
   };
   const rawEtcd = valueAt(raw, ["etcd"]) as { version?: unknown; instanceType?: unknown } | undefined;
   issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
+  const rawLoadBalancer = valueAt(raw, ["loadBalancer"]) as { instanceType?: unknown } | undefined;
+  issues.push(...loadBalancerKind(spec.loadBalancer.kind).specIssues(spec, { instanceType: rawLoadBalancer?.instanceType }));
   issues.push(...securityIssues(spec, input.nodes.cpuCredits !== undefined));
   if (issues.length > 0) throw new SpecError(file, issues);
-  return { spec, warnings: warningsFor(spec) };
+  const warnings = specWarnings(spec);
+  const strict: StrictSource | undefined = spec.strict ? "spec" : options.strict ? "environment" : undefined;
+  if (strict) {
+    const refused = strictIssues(warnings, strict);
+    if (refused.length > 0) throw new SpecError(file, refused);
+  }
+  return { spec, warnings: warnings.map((warning) => warning.message), specWarnings: warnings, strict };
 }
 
 function schemaIssue(raw: unknown, issue: z.core.$ZodIssue): SpecIssue {
@@ -259,12 +273,39 @@ function crossFieldIssues(
   return issues;
 }
 
+/**
+ * What a warning is about. "ha" warnings name a way the cluster loses availability (quorum, a single
+ * point of failure, slow failover); strict mode refuses them. The others are not about failures.
+ */
+export type WarningCategory = "ha" | "workload" | "lifecycle" | "cost" | "security";
+
+/** A legal but fragile choice, tied to the spec field that makes it. */
+export interface SpecWarning extends SpecIssue {
+  readonly category: WarningCategory;
+}
+
+/** Where strict mode came from, when it is on. */
+export type StrictSource = "spec" | "environment";
+
+export interface ValidateOptions {
+  /** Turn every HA warning into an error (KUBEADM_HA_STRICT=1); the spec's own `strict: true` does too. */
+  readonly strict?: boolean;
+}
+
+/** KUBEADM_HA_STRICT: "1" makes every spec strict; unset, "" or "0" leaves it to each spec; else an error text. */
+export function strictFromEnvironment(value: string | undefined): boolean | string {
+  if (value === undefined || value === "" || value === "0") return false;
+  if (value === "1") return true;
+  return `KUBEADM_HA_STRICT: ${JSON.stringify(value)}: expected 1 (every HA warning is an error) or 0`;
+}
+
 /** The instance type field of every role the spec creates nodes for. */
 function instanceTypeFields(spec: ClusterSpec): [string, string][] {
   return [
     ["controlPlane.instanceType", spec.controlPlane.instanceType],
     ["workers.instanceType", spec.workers.instanceType],
-    ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
+    // Only kinds that run on an instance have one (an nlb's instanceType is an error of its own).
+    ...(loadBalancerKind(spec.loadBalancer.kind).runsOnNode ? [["loadBalancer.instanceType", spec.loadBalancer.instanceType] as [string, string]] : []),
     ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
   ];
 }
@@ -303,49 +344,55 @@ function securityIssues(spec: ClusterSpec, cpuCreditsGiven: boolean): SpecIssue[
   return issues;
 }
 
-function warningsFor(spec: ClusterSpec): string[] {
-  const warnings: string[] = [];
+/** Every warning a valid spec earns, with its category. Pure: the same spec always gives the same list. */
+export function specWarnings(spec: ClusterSpec): SpecWarning[] {
+  const warnings: SpecWarning[] = [];
+  const warn = (category: WarningCategory, field: string, value: unknown, message: string) =>
+    warnings.push({ category, field, value, message });
   const members = spec.etcd.members;
   const tolerated = etcdFaultTolerance(members);
-  const where = spec.etcd.topology === "stacked" ? "stacked on the control-plane nodes" : "on dedicated etcd nodes";
+  const stacked = spec.etcd.topology === "stacked";
+  const where = stacked ? "stacked on the control-plane nodes" : "on dedicated etcd nodes";
+  // Stacked etcd takes its member count from controlPlane.count: that is the field to change.
+  const membersField = stacked ? "controlPlane.count" : "etcd.members";
   if (members % 2 === 0) {
     const lost = tolerated + 1;
-    warnings.push(
+    warn("ha", membersField, members,
       `etcd: ${members} members ${where} tolerate ${tolerated === 0 ? "zero" : tolerated} failure${tolerated === 1 ? "" : "s"} ` +
         `(quorum is ${etcdQuorum(members)} of ${members}; ${members - 1} member${members - 1 === 1 ? "" : "s"} would tolerate as many): ` +
         `losing ${lost === 1 ? "any one member" : `${lost} members`} stops every etcd write and the API server fails. ` +
-        `Use an odd count (${members + 1}${spec.etcd.topology === "stacked" ? " control-plane nodes, or external etcd with 3 members" : " members"}).`,
+        `Use an odd count (${members + 1}${stacked ? " control-plane nodes, or external etcd with 3 members" : " members"}).`,
     );
   } else if (members === 1) {
-    warnings.push(`etcd: a single member ${where} tolerates zero failures: losing it stops the API server. Use 3 members.`);
+    warn("ha", membersField, members, `etcd: a single member ${where} tolerates zero failures: losing it stops the API server. Use 3 members.`);
   }
   if (spec.controlPlane.count === 1) {
-    warnings.push("controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
+    warn("ha", "controlPlane.count", 1,
+      "controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
   }
-  warnings.push(
-    "loadBalancer: one load-balancer instance is a single point of failure for the API endpoint: " +
-      "running pods keep working, but kubectl, kubelets and controllers lose the API until it is replaced.",
-  );
-  if (spec.loadBalancer.kind === "nginx") {
-    warnings.push(
-      "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
-        "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
-        "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
-    );
-  }
+  for (const warning of loadBalancerKind(spec.loadBalancer.kind).warnings(spec)) warnings.push(warning);
   if (spec.workers.count === 0) {
-    warnings.push("workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
+    warn("workload", "workers.count", 0,
+      "workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
   }
   if (spec.nodes.cpuCredits === "unlimited") {
     const burstable = instanceTypeFields(spec).filter(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type)).map(([field]) => field);
-    warnings.push(
+    warn("cost", "nodes.cpuCredits", "unlimited",
       `nodes.cpuCredits: unlimited: burstable nodes (${burstable.join(", ")}) may run above their baseline for as long as load lasts, ` +
         "and every surplus credit is billed: a busy cluster can cost far more than its instance prices. standard throttles to the baseline instead.",
     );
   }
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
   if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
-    warnings.push(`kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);
+    warn("lifecycle", "kubernetesVersion", spec.kubernetesVersion, `kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);
   }
   return warnings;
+}
+
+/** Strict mode: each HA warning as an error in the usual `file: field: value: reason` form. */
+function strictIssues(warnings: readonly SpecWarning[], source: StrictSource): SpecIssue[] {
+  const why = source === "spec" ? "strict: true" : "KUBEADM_HA_STRICT=1";
+  return warnings
+    .filter((warning) => warning.category === "ha")
+    .map(({ field, value, message }) => ({ field, value, message: `HA warning refused by strict mode (${why}): ${message}` }));
 }
