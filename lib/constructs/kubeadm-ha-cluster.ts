@@ -8,10 +8,11 @@ import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ClusterNetwork } from "./network";
 import { ClusterSecurityGroups } from "./security-groups";
 import type { CniPort } from "../cni-ports";
-import { NodeIdentity } from "./node-iam";
+import { NODE_ROLE_PATH, NodeIdentity, roleName } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
 import { ApiNetworkLoadBalancer, ApiNetworkLoadBalancerProps, ManagedApiLoadBalancer } from "./api-network-load-balancer";
 import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
+import { EtcdBackupBucket } from "./backup-bucket";
 
 /**
  * The construct of each load-balancer kind AWS runs. Keyed by the registry's managed kinds, so a
@@ -44,6 +45,8 @@ export class KubeadmHaCluster extends Construct {
   public readonly nodes: ClusterNodes;
   /** The API load balancer when AWS runs it (loadBalancer.kind nlb); otherwise it is a node in `nodes`. */
   public readonly apiLoadBalancer?: ManagedApiLoadBalancer;
+  /** With spec.backups.enabled (the default). */
+  public readonly backups?: EtcdBackupBucket;
 
   constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
     super(scope, id);
@@ -67,6 +70,7 @@ export class KubeadmHaCluster extends Construct {
         controlPlaneSecurityGroupId: this.securityGroups.controlPlane.id,
       });
     }
+    if (topology.spec.backups.enabled) this.backups = etcdBackups(this, topology, this.identity);
 
     const roles = [...new Set(topology.nodes.map((node) => node.role))];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};
@@ -97,4 +101,19 @@ export class KubeadmHaCluster extends Construct {
       Object.fromEntries(topology.controlPlane.map((node) => [node.name, this.nodes.instances[node.name].id])),
     );
   }
+}
+
+function etcdBackups(scope: Construct, topology: Topology, identity: NodeIdentity): EtcdBackupBucket {
+  const role = topology.etcd.topology === "external" ? "etcd" : "control-plane";
+  const holder = identity.roles[role];
+  if (!holder) throw new Error(`${scope.node.path}: no IAM role for the etcd members`);
+  return new EtcdBackupBucket(scope, "etcd-backups", {
+    topology,
+    holderRole: holder,
+    holderRoleName: roleName(topology.stack, role),
+    accountId: identity.callerIdentity.accountId,
+    partition: identity.partition.partition,
+    dnsSuffix: identity.partition.dnsSuffix,
+    nodeRolePath: NODE_ROLE_PATH,
+  });
 }
