@@ -11,6 +11,7 @@ import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kub
 import { CNI_RESOURCE_PATH } from "../lib/render/cni";
 import type { ClusterNode, Topology } from "../lib/topology";
 import { inlineTopology, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
+import { cloudInitSchemaAll, type CloudInitSchemaResult } from "./support/cloud-init-schema";
 
 interface WriteFile {
   path: string;
@@ -23,7 +24,8 @@ interface WriteFile {
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-ha-user-data-"));
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
-function cloudInitSchema(name: string, userData: string) {
+/** The real CLI, one process per file: kept for the checks that the batch validator agrees with it. */
+function cloudInitSchemaCli(name: string, userData: string) {
   const file = path.join(workDir, `${name}.yaml`);
   fs.writeFileSync(file, userData);
   return spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
@@ -52,15 +54,20 @@ const cases: [string, string, Topology, ClusterNode][] = SHIPPED_CLUSTERS.flatMa
   return topology.nodes.map((node): [string, string, Topology, ClusterNode] => [stack, node.name, topology, node]);
 });
 
+// Every shipped node's user-data through cloud-init's schema validation and PyYAML, in one process.
+let shippedResults: Record<string, CloudInitSchemaResult>;
+beforeAll(() => {
+  shippedResults = cloudInitSchemaAll(workDir, Object.fromEntries(cases.map(([stack, name, topology, node]) => [`${stack}-${name}`, renderUserData(topology, node)])));
+});
+
 describe.each(cases)("%s %s", (stack, name, topology, node) => {
   const userData = renderUserData(topology, node);
 
   test("is a #cloud-config that the real cloud-init schema accepts", () => {
     expect(userData.startsWith("#cloud-config\n")).toBe(true);
-    const result = cloudInitSchema(`${stack}-${name}`, userData);
-    expect(result.error).toBeUndefined();
-    expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
-    expect(result.status).toBe(0);
+    const result = shippedResults[`${stack}-${name}`];
+    expect(result.message).toMatch(/Valid cloud-config/);
+    expect(result.valid).toBe(true);
   });
 
   test(`stays under EC2's ${USER_DATA_LIMIT_BYTES}-byte user_data limit`, () => {
@@ -84,12 +91,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 
   test("PyYAML, which cloud-init uses, reads the same files as the renderer wrote", () => {
-    const file = path.join(workDir, `${stack}-${name}-pyyaml.yaml`);
-    fs.writeFileSync(file, userData);
-    const script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['write_files']))";
-    const result = spawnSync("python3", ["-c", script, file], { encoding: "utf8" });
-    expect(result.stderr).toBe("");
-    expect(JSON.parse(result.stdout)).toEqual(parse(userData).write_files);
+    expect(shippedResults[`${stack}-${name}`].writeFiles).toEqual(parse(userData).write_files);
   });
 
   test("is stable: rendering twice gives identical bytes", () => {
@@ -131,11 +133,17 @@ test("a flannel cluster with nginx and 7 control-plane nodes also fits and valid
     "big-flannel",
     "controlPlane: {count: 7}\nworkers: {count: 3}\ncni: {plugin: flannel}\nloadBalancer: {kind: nginx}\n",
   );
+  const documents: Record<string, string> = {};
   for (const node of topology.nodes) {
     const userData = renderUserData(topology, node);
     expect(ec2Bytes(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
-    const result = cloudInitSchema(`big-${node.name}`, userData);
-    expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
+    documents[`big-${node.name}`] = userData;
+  }
+  const results = cloudInitSchemaAll(workDir, documents);
+  expect(Object.keys(results)).toHaveLength(topology.nodes.length);
+  for (const result of Object.values(results)) {
+    expect(result.message).toMatch(/Valid cloud-config/);
+    expect(result.valid).toBe(true);
   }
 });
 
@@ -175,8 +183,9 @@ test("a node whose files exceed the limit gets its largest files gzip+base64 enc
     const content = entry.encoding === "gz+b64" ? gunzipSync(Buffer.from(entry.content, "base64")).toString("utf8") : entry.content;
     expect(content).toBe(original);
   }
-  const result = cloudInitSchema("compressed", userData);
-  expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
+  const result = cloudInitSchemaAll(workDir, { compressed: userData }).compressed;
+  expect(result.message).toMatch(/Valid cloud-config/);
+  expect(result.valid).toBe(true);
 });
 
 test("a node that does not fit even so gets the plain document, which the stack sends gzipped whole", () => {
@@ -196,8 +205,28 @@ test("a node that does not fit even so gets the plain document, which the stack 
     .toThrow(/even gzip-compressed; EC2 accepts less than 16384/);
 });
 
+const BROKEN = "#cloud-config\nwrite_files:\n- path: /x\n  permissions: 644\nruncmd: 3\n";
+
 test("negative control: cloud-init schema rejects a broken document", () => {
-  const result = cloudInitSchema("broken", "#cloud-config\nwrite_files:\n- path: /x\n  permissions: 644\nruncmd: 3\n");
+  const result = cloudInitSchemaCli("broken", BROKEN);
   expect(result.status).not.toBe(0);
   expect(`${result.stdout}${result.stderr}`).toMatch(/not of type/);
+});
+
+test("the one-process validator agrees with the cloud-init CLI, on a broken document and on a shipped node", () => {
+  const topology = shippedTopology("five-server");
+  const good = renderUserData(topology, topology.initNode);
+  const batch = cloudInitSchemaAll(workDir, { "agree-broken": BROKEN, "agree-good": good, "agree-broken-again": BROKEN });
+  expect(batch["agree-broken"].valid).toBe(false);
+  expect(batch["agree-broken"].message).toMatch(/runcmd: 3 is not of type 'array'/);
+  expect(batch["agree-broken"].message).toMatch(/permissions: 644 is not of type 'string'/);
+  // One bad file does not hide the next file's result.
+  expect(batch["agree-broken-again"].valid).toBe(false);
+  expect(batch["agree-good"].valid).toBe(true);
+  const cli = cloudInitSchemaCli("agree-broken-cli", BROKEN);
+  expect(cli.status).not.toBe(0);
+  for (const message of ["runcmd: 3 is not of type 'array'", "permissions: 644 is not of type 'string'"]) expect(cli.stdout + cli.stderr).toContain(message);
+  const cliGood = cloudInitSchemaCli("agree-good-cli", good);
+  expect(cliGood.status).toBe(0);
+  expect(cliGood.stdout).toMatch(/Valid cloud-config/);
 });

@@ -112,11 +112,18 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
 function withoutTokenCreationStacks(build: () => void): void {
   if (process.env.KUBEADM_HA_TOKEN_STACKS === "1") return build();
   const previous = Error.prepareStackTrace;
+  const capture = Error.captureStackTrace;
   Error.prepareStackTrace = () => "";
+  // cdktf captures into a plain `{ stack: "" }` object with an unlimited frame count; even unformatted,
+  // collecting those frames is a per-token cost. Real errors (instances of Error) keep their stacks.
+  Error.captureStackTrace = (target: object, below?: Function) => {
+    if (target instanceof Error) capture(target, below);
+  };
   try {
     build();
   } finally {
     Error.prepareStackTrace = previous;
+    Error.captureStackTrace = capture;
   }
 }
 
