@@ -5,11 +5,12 @@
 import * as path from "path";
 import { synthesizeClusters } from "./lib/app";
 import { SpecLoadError } from "./lib/load-specs";
+import { GuardLiftError, guardLiftsFromEnv } from "./lib/day2/guard-lift";
 
 function main(): number {
   const clustersDir = path.resolve(process.env.CLUSTERS_DIR ?? path.join(__dirname, "clusters"));
   try {
-    const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR });
+    const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR, guardLifts: guardLiftsFromEnv(process.env) });
     // Under `cdktf synth` the CLI prints the stacks' warning annotations itself (and shows anything
     // on stderr as an error), so the warnings are printed here only for direct runs.
     const underCli = process.env.CDKTF_CONTEXT_JSON !== undefined;
@@ -23,6 +24,10 @@ function main(): number {
     if (error instanceof SpecLoadError) {
       console.error("error: invalid cluster spec; no stack was written");
       for (const problem of error.problems) console.error(problem);
+      return 1;
+    }
+    if (error instanceof GuardLiftError) {
+      console.error(`error: ${error.message}; no stack was written`);
       return 1;
     }
     throw error;

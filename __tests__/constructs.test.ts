@@ -42,9 +42,9 @@ const refId = (ref: string): string => {
   return match[1];
 };
 
-/** Logical ID of each role's security group and IAM role, by their fixed names. */
+/** Logical ID of each role's security group and IAM role, by their Name tags (<stack>-<role>). */
 function byName(doc: Json, type: string, stack: string): Record<string, string> {
-  return Object.fromEntries(resources(doc, type).map(([id, r]) => [String(r.name).replace(`${stack}-`, ""), id]));
+  return Object.fromEntries(resources(doc, type).map(([id, r]) => [String((r.tags as Json).Name).replace(`${stack}-`, ""), id]));
 }
 
 /** The IAM statements of a node role's inline policies. */
@@ -265,7 +265,9 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
   test("provider region and default tags; local backend by default", () => {
     expect(doc.provider.aws[0].region).toBe(topology.spec.region);
     expect(doc.provider.aws[0].default_tags[0].tags).toMatchObject({ Cluster: name, ManagedBy: "kubeadm-ha" });
-    expect(doc.terraform.backend).toEqual({ local: { path: `terraform.${name}.tfstate` } });
+    // Beside the output folder, never inside it: cdktf and `rm -rf cdktf.out` delete that.
+    expect(doc.terraform.backend).toEqual({ local: { path: `../../../state/${name}.tfstate` } });
+    expect(doc.terraform.required_version).toBe(">= 1.10");
   });
 
   test("topology warnings become synth warnings", () => {

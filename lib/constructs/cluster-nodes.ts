@@ -2,14 +2,17 @@
  * One EC2 instance per topology node, at the node's planned private IP, so every address in the
  * rendered configs (etcd members, API backends, the endpoint) is true before anything boots.
  *
- * Running Kubernetes and etcd nodes are never replaced or restarted by an ordinary apply:
- * - `ami` is ignored after creation: a newer Ubuntu image applies to new or replaced nodes only.
+ * Running Kubernetes and etcd nodes are never replaced or restarted by an ordinary apply
+ * (lib/day2/role-guards.ts has the per-role settings; control-plane and etcd instances also carry
+ * prevent_destroy, lifted for one node at a time by `npm run rotate`):
+ * - `ami`, `instance_type` and the root volume are ignored after creation: they apply to new or
+ *   replaced nodes only (an instance-type change would stop every node of the role at once).
  * - `user_data` is ignored after creation too, and userDataReplaceOnChange is false. cloud-init
  *   runs user data once per instance, so a changed template cannot reconfigure a running node
  *   anyway; without the ignore, the AWS provider would stop and start every node at once to swap
  *   the text, taking the whole cluster (and etcd quorum) down together. Roll a template change out
- *   deliberately, one node at a time: `terraform apply -replace=<address>` (the synthesized JSON
- *   still shows the new text, so the change is reviewed in the PR).
+ *   with `npm run rotate`, one node at a time (the synthesized JSON still shows the new text, so
+ *   the change is reviewed in the PR, and the plan names the out-of-date nodes).
  * The load balancer is the exception: it holds no state, and its config lists the control-plane
  * nodes, so a changed user data (say, a control-plane node added) replaces it on apply. Otherwise
  * a new API server would join but never receive traffic through the endpoint.
@@ -20,6 +23,7 @@ import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES } from "../ec2";
+import { ROLE_GUARDS } from "../day2/role-guards";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu images. */
 export const CANONICAL_OWNER_ID = "099720109477";
@@ -45,6 +49,12 @@ export interface ClusterNodesProps {
    * @default - none
    */
   readonly dependsOn?: readonly ITerraformDependable[];
+  /**
+   * Nodes whose prevent_destroy guard (ROLE_GUARDS) is lifted in this synth: the one node a
+   * rotation replaces, or all of them for a deliberate teardown.
+   * @default - every guard in place
+   */
+  readonly unguarded?: (node: ClusterNode) => boolean;
 }
 
 export class ClusterNodes extends Construct {
@@ -106,6 +116,7 @@ export class ClusterNodes extends Construct {
     const instances: Record<string, Instance> = {};
     for (const node of topology.nodes) {
       const name = `${stack}-${node.name}`;
+      const guard = ROLE_GUARDS[node.role];
       // The construct ID is the node name: it is the Terraform address, so it must never change.
       instances[node.name] = new Instance(this, node.name, {
         ami,
@@ -132,13 +143,16 @@ export class ClusterNodes extends Construct {
           tags: { Name: name, Role: node.role, Cluster: stack },
         },
         userData: escapeTerraformTemplate(userData.get(node.name)!),
-        userDataReplaceOnChange: node.role === "load-balancer",
+        userDataReplaceOnChange: guard.replaceOnUserDataChange,
         // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
         // between node addresses, so every ENI only sends and receives its own IP and the check
         // can stay on. Only unencapsulated routing (BGP, host-gw, CrossSubnet) would need it off.
         sourceDestCheck: true,
         tags: { Name: name, Role: node.role, Cluster: stack },
-        lifecycle: { ignoreChanges: node.role === "load-balancer" ? ["ami"] : ["ami", "user_data"] },
+        lifecycle: {
+          ignoreChanges: [...guard.ignoreChanges],
+          preventDestroy: guard.preventDestroy && !props.unguarded?.(node),
+        },
         dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
       });
     }

@@ -9,6 +9,9 @@ import { ClusterNetwork } from "./network";
 import { ClusterSecurityGroups, CniPort } from "./security-groups";
 import { NodeIdentity } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
+import { Day2Guards } from "./day2-guards";
+import type { GuardLift } from "../day2/guard-lift";
+import { nodeConfigDigest } from "../day2/node-digest";
 
 export type { CniPort } from "./security-groups";
 
@@ -18,6 +21,13 @@ export interface KubeadmHaClusterProps {
   readonly userData: (node: ClusterNode) => string;
   /** Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts. */
   readonly cniPorts: readonly CniPort[];
+  /**
+   * Each node's configuration digest (lib/day2/node-digest.ts), recorded for `npm run outdated`.
+   * @default - the digest of userData(node)
+   */
+  readonly nodeDigests?: ReadonlyMap<string, string>;
+  /** @default - every guard in place */
+  readonly guardLift?: GuardLift;
 }
 
 export class KubeadmHaCluster extends Construct {
@@ -25,6 +35,7 @@ export class KubeadmHaCluster extends Construct {
   public readonly securityGroups: ClusterSecurityGroups;
   public readonly identity: NodeIdentity;
   public readonly nodes: ClusterNodes;
+  public readonly day2: Day2Guards;
 
   constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
     super(scope, id);
@@ -36,7 +47,8 @@ export class KubeadmHaCluster extends Construct {
       vpcId: this.network.vpc.id,
       cniPorts: props.cniPorts,
     });
-    this.identity = new NodeIdentity(this, "identity", { topology });
+    const lift = props.guardLift;
+    this.identity = new NodeIdentity(this, "identity", { topology, allowDestroy: lift?.allowDestroy });
 
     const roles = [...new Set(topology.nodes.map((node) => node.role))];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};
@@ -51,6 +63,7 @@ export class KubeadmHaCluster extends Construct {
       securityGroupIds,
       instanceProfileNames,
       userData: props.userData,
+      unguarded: (node) => lift?.allowDestroy === true || lift?.replaceNode === node.name,
       // A node's first boot installs packages through the NAT gateway, joins through the load
       // balancer and publishes or fetches secrets: egress, SG rules, IAM policies and KMS aliases
       // must all exist by then, not merely the resources the instance references.
@@ -61,6 +74,12 @@ export class KubeadmHaCluster extends Construct {
         ...this.identity.rolePolicies,
         ...Object.values(this.identity.kmsAliases),
       ],
+    });
+    this.day2 = new Day2Guards(this, "day2", {
+      topology,
+      instances: this.nodes.instances,
+      digests: props.nodeDigests ?? new Map(topology.nodes.map((node) => [node.name, nodeConfigDigest(topology, node, props.userData(node))])),
+      lift,
     });
   }
 }

@@ -51,6 +51,11 @@ export interface NodeIdentityProps {
    * @default ["control-plane"]
    */
   readonly operatorAudiences?: readonly SecretAudience[];
+  /**
+   * Lifts prevent_destroy from the KMS keys, for a deliberate teardown (KUBEADM_HA_ALLOW_DESTROY).
+   * @default false
+   */
+  readonly allowDestroy?: boolean;
 }
 
 /** IAM path of every node role; key policies exclude it from the operators' delegation. */
@@ -145,9 +150,11 @@ export class NodeIdentity extends Construct {
     const profiles: Partial<Record<NodeRole, IamInstanceProfile>> = {};
     const policies: IamRolePolicy[] = [];
     for (const role of roleNames) {
-      // Fixed names: they are what `aws iam` and CloudTrail show, and the stack name keeps them unique.
+      // Fixed names: they are what `aws iam` and CloudTrail show. IAM is global to the account, so
+      // the region is part of the name: the same stack name may run in two regions.
+      const iamName = `${stack}-${region}-${role}`;
       const iamRole = new IamRole(this, `${role}-role`, {
-        name: `${stack}-${role}`,
+        name: iamName,
         path: NODE_ROLE_PATH,
         description: `kubeadm-ha ${stack}: ${role} nodes`,
         assumeRolePolicy: assumeRole.json,
@@ -155,7 +162,7 @@ export class NodeIdentity extends Construct {
       });
       roles[role] = iamRole;
       profiles[role] = new IamInstanceProfile(this, `${role}-instance-profile`, {
-        name: `${stack}-${role}`,
+        name: iamName,
         path: NODE_ROLE_PATH,
         role: iamRole.name,
         tags: { Name: `${stack}-${role}`, Role: role },
@@ -281,6 +288,8 @@ export class NodeIdentity extends Construct {
         deletionWindowInDays: deletionWindow,
         policy: policy.json,
         tags: { Name: `${stack}-${key.audience}`, Audience: key.audience },
+        // Losing a key loses every parameter it encrypted: no ordinary apply may schedule its deletion.
+        lifecycle: { preventDestroy: !props.allowDestroy },
       });
       // The nodes address keys by alias: known at synth time and rendered into their boot scripts.
       aliases[key.audience] = new KmsAlias(this, `${key.audience}-alias`, {

@@ -10,7 +10,7 @@ import type { NodeFile } from "../node-file";
 import type { ClusterNode, Topology } from "../topology";
 import { CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
 import { renderLoadBalancerFiles } from "./load-balancer";
-import { renderEtcdMemberFiles } from "./etcd";
+import { EtcdInitialClusterState, renderEtcdMemberFiles } from "./etcd";
 import {
   DISCOVERY_KUBECONFIG_PATH,
   KUBEADM_CONFIG_PATH,
@@ -103,7 +103,8 @@ export function bootScripts(topology: Topology, node: ClusterNode): string[] {
   }
 }
 
-export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile[] {
+/** etcdClusterState: "existing" renders an external etcd node that joins the running cluster. */
+export function renderNodeFiles(topology: Topology, node: ClusterNode, etcdClusterState: EtcdInitialClusterState = "new"): NodeFile[] {
   const files: NodeFile[] = [
     { path: CLUSTER_ENV_PATH, content: renderClusterEnv(topology, node), permissions: "0644" },
     script("common.sh"),
@@ -115,7 +116,7 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile
       files.push(...renderLoadBalancerFiles(topology));
       break;
     case "etcd":
-      files.push(script("etcd-pki.sh"), ...renderEtcdMemberFiles(topology, node));
+      files.push(script("etcd-pki.sh"), ...renderEtcdMemberFiles(topology, node, etcdClusterState));
       break;
     case "control-plane":
       files.push(...kubernetesNodeFiles(topology, node), script("refresh-join-token.sh"), ...joinTokenTimerFiles());
