@@ -1,0 +1,106 @@
+/**
+ * Day-2 plans with real Terraform against a synthetic prior state (support/synthetic-state.ts):
+ * each shipped stack plans "No changes" against the state built from its own plan, and changed
+ * specs show the actions the provider really takes (create, update in place, replace with its
+ * replace_paths, delete).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { REPO_ROOT } from "../support/specs";
+import { STUB_ACCOUNT_ID } from "../support/aws-stub";
+import { startTerraform, synthesizeSpecs, TerraformHarness } from "../support/terraform";
+import { DayTwoPlan, planAgainstBase, StateV4 } from "../support/synthetic-state";
+
+const TIMEOUT_MS = 900_000;
+const shipped = (name: string) => fs.readFileSync(path.join(REPO_ROOT, "clusters", `${name}.yaml`), "utf8");
+/** The five-server spec with some fields replaced (top-level sections as YAML flow maps). */
+const fiveServerWith = (sections: Record<string, string>) =>
+  Object.entries(sections).reduce((text, [key, value]) => text.replace(new RegExp(`^${key}:\\n(?:  .*\\n)+`, "m"), `${key}: ${value}\n`), shipped("five-server"));
+
+let tf: TerraformHarness;
+let base: Record<string, string>;
+const plans: Record<string, Promise<DayTwoPlan>> = {};
+
+beforeAll(async () => {
+  tf = await startTerraform();
+  base = synthesizeSpecs({ "five-server": shipped("five-server"), "external-etcd": shipped("external-etcd") }, "day2-base");
+  const grown = synthesizeSpecs({ "five-server": fiveServerWith({ workers: "{count: 3, instanceType: t3.large}" }) }, "day2-workers");
+  const reshaped = synthesizeSpecs({ "five-server": fiveServerWith({ controlPlane: "{count: 3, instanceType: t3.medium}", workers: "{count: 1, instanceType: t3.medium}" }) }, "day2-control-plane");
+  const start = (name: string, head: string, baseDir: string) => {
+    plans[name] = planAgainstBase(baseDir, head, { harness: tf });
+    plans[name].catch(() => undefined); // awaited by its test
+  };
+  start("five-server itself", base["five-server"], base["five-server"]);
+  start("external-etcd itself", base["external-etcd"], base["external-etcd"]);
+  start("workers grown and resized", grown["five-server"], base["five-server"]);
+  start("control plane grown, a worker removed", reshaped["five-server"], base["five-server"]);
+}, TIMEOUT_MS);
+
+afterAll(async () => {
+  await tf?.close();
+});
+
+function instanceIds(state: StateV4): Record<string, string> {
+  return Object.fromEntries(state.resources.filter((r) => r.type === "aws_instance").map((r) => [r.name, r.instances[0].attributes.id as string]));
+}
+
+function actionsByNode(plan: DayTwoPlan): Record<string, string> {
+  return Object.fromEntries(plan.resourceChanges.filter((c) => c.type === "aws_instance").map((c) => [
+    ((c.change.after ?? c.change.before) as { tags: { Name: string } }).tags.Name.replace("five-server-", ""),
+    c.change.actions.join("+"),
+  ]));
+}
+
+describe.each(["five-server", "external-etcd"])("%s against the synthetic state of its own plan", (stack) => {
+  test("plans No changes, with every resource in the state", async () => {
+    const plan = await plans[`${stack} itself`];
+    expect(plan.resourceChanges).toEqual([]);
+    expect(plan.outputChanges).toEqual({});
+    expect(plan.summary).toEqual({ add: 0, change: 0, destroy: 0, replace: 0 });
+    expect(plan.text).toContain("No changes. Your infrastructure matches the configuration.");
+    const stackJson = JSON.parse(fs.readFileSync(path.join(base[stack], "cdk.tf.json"), "utf8"));
+    const declared = Object.values(stackJson.resource as Record<string, object>).reduce((n, byName) => n + Object.keys(byName).length, 0);
+    expect(plan.baseState.resources).toHaveLength(declared);
+  }, TIMEOUT_MS);
+
+  test("the state's unknowns are plausible and references agree", async () => {
+    const { baseState } = await plans[`${stack} itself`];
+    const byType = (type: string) => baseState.resources.filter((r) => r.type === type).map((r) => r.instances[0].attributes);
+    const [vpc] = byType("aws_vpc");
+    expect(vpc.id).toMatch(/^vpc-[0-9a-f]{17}$/);
+    expect(vpc.owner_id).toBe(STUB_ACCOUNT_ID);
+    for (const subnet of byType("aws_subnet")) expect(subnet.vpc_id).toBe(vpc.id);
+    const subnetIds = new Set(byType("aws_subnet").map((s) => s.id));
+    const groupIds = new Set(byType("aws_security_group").map((g) => g.id));
+    for (const instance of byType("aws_instance")) {
+      expect(instance.id).toMatch(/^i-[0-9a-f]{17}$/);
+      expect(instance.arn).toBe(`arn:aws:ec2:eu-west-1:${STUB_ACCOUNT_ID}:instance/${instance.id}`);
+      expect(subnetIds).toContain(instance.subnet_id);
+      for (const group of instance.vpc_security_group_ids as string[]) expect(groupIds).toContain(group);
+    }
+    expect(Object.values(baseState.outputs.instance_ids.value as Record<string, string>).sort()).toEqual(Object.values(instanceIds(baseState)).sort());
+  }, TIMEOUT_MS);
+});
+
+test("workers.count 2 -> 3 and a new workers.instanceType: one worker created, the two others resized in place", async () => {
+  const plan = await plans["workers grown and resized"];
+  expect(actionsByNode(plan)).toEqual({ "worker-1": "update", "worker-2": "update", "worker-3": "create" });
+  for (const change of plan.resourceChanges.filter((c) => c.change.actions.join("+") === "update")) {
+    expect(change.change).toMatchObject({ before: { instance_type: "t3.medium" }, after: { instance_type: "t3.large" } });
+  }
+  expect(plan.resourceChanges.map((c) => c.type)).toEqual(["aws_instance", "aws_instance", "aws_instance"]);
+  expect(plan.summary).toEqual({ add: 1, change: 2, destroy: 0, replace: 0 });
+  expect(plan.text).toContain("Plan: 1 to add, 2 to change, 0 to destroy.");
+  expect(Object.keys(plan.outputChanges).sort()).toEqual(["instance_ids", "private_ips"]);
+}, TIMEOUT_MS);
+
+test("controlPlane.count 2 -> 3 and workers.count 2 -> 1: a node created, the load balancer replaced for its user data, a worker deleted", async () => {
+  const plan = await plans["control plane grown, a worker removed"];
+  expect(actionsByNode(plan)).toEqual({ "control-plane-3": "create", "lb-1": "delete+create", "worker-2": "delete" });
+  const lb = plan.resourceChanges.find((c) => c.change.actions.join("+") === "delete+create")!;
+  expect(lb.action_reason).toBe("replace_because_cannot_update");
+  expect(lb.change.replace_paths).toEqual([["user_data"]]);
+  expect(plan.summary.replace).toBe(1);
+  expect(plan.summary.destroy).toBeGreaterThanOrEqual(2);
+  expect(plan.text).toMatch(/must be replaced/);
+}, TIMEOUT_MS);
