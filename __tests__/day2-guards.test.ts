@@ -46,6 +46,13 @@ describe("change classes", () => {
     expect(CHANGE_CLASSES["workers.count"].class).toBe("in-place");
   });
 
+  test("the runbook's table lists every field with its class, as the code does", () => {
+    const docs = ["docs/operations.md", "docs/operations-changes.md"].map((file) => path.join(REPO_ROOT, file)).filter((file) => fs.existsSync(file));
+    const text = docs.map((file) => fs.readFileSync(file, "utf8")).join("\n");
+    const rows = [...text.matchAll(/^\| `([\w.]+)` \| (in-place|rotation|immutable) \|/gm)].map((match) => `${match[1]}:${match[2]}`);
+    expect(rows.sort()).toEqual(SPEC_FIELDS.map((field) => `${field}:${CHANGE_CLASSES[field].class}`).sort());
+  });
+
   test("classifyChanges names each changed field with its class", () => {
     const before = shippedTopology("five-server").spec;
     const after = { ...before, kubernetesVersion: "1.35.1", network: { ...before.network, vpcCidr: "10.1.0.0/16" }, tags: { team: "x" } };
