@@ -143,29 +143,28 @@ export class AwsOps implements ClusterOps {
     }
   }
 
-  private etcdctl(via: string): string {
-    const role = this.config.topology.etcd.topology === "stacked" ? "control-plane" : "etcd";
-    void via;
-    return role === "control-plane" ? STACKED_ETCDCTL : EXTERNAL_ETCDCTL;
+  /** etcdctl on a member node: inside kubeadm's etcd container (stacked) or the release binary (external). */
+  private etcdctl(): string {
+    return this.config.topology.etcd.topology === "stacked" ? STACKED_ETCDCTL : EXTERNAL_ETCDCTL;
   }
 
   async etcdMembers(via: string): Promise<EtcdMemberStatus[]> {
-    const etcdctl = this.etcdctl(via);
+    const etcdctl = this.etcdctl();
     const output = await this.remote(via, `${etcdctl} member list; echo ---; ${etcdctl} endpoint health --cluster -w json 2>/dev/null || true`);
     const [list, health] = output.split("\n---\n");
     return parseEtcdStatus(list, (health ?? "").trim());
   }
 
   async etcdMemberAdd(via: string, name: string, peerUrl: string): Promise<void> {
-    await this.remote(via, `${this.etcdctl(via)} member add ${shq(name)} --learner --peer-urls=${shq(peerUrl)}`);
+    await this.remote(via, `${this.etcdctl()} member add ${shq(name)} --learner --peer-urls=${shq(peerUrl)}`);
   }
 
   async etcdMemberPromote(via: string, id: string): Promise<void> {
-    await this.remote(via, `${this.etcdctl(via)} member promote ${shq(id)}`);
+    await this.remote(via, `${this.etcdctl()} member promote ${shq(id)}`);
   }
 
   async etcdMemberRemove(via: string, id: string): Promise<void> {
-    await this.remote(via, `${this.etcdctl(via)} member remove ${shq(id)}`);
+    await this.remote(via, `${this.etcdctl()} member remove ${shq(id)}`);
   }
 
   async stopEtcd(node: string): Promise<void> {
