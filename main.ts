@@ -2,15 +2,23 @@
  * The cdktf app: one Terraform stack per cluster spec in clusters/ (or CLUSTERS_DIR), plus the
  * review bundle in <outdir>/review/. Run by `npm run synth` directly and by `cdktf synth`.
  */
+// First: cdktf's own deprecation warnings must be filtered before cdktf loads.
+import "./lib/cdktf-deprecations";
 import * as path from "path";
 import { synthesizeClusters } from "./lib/app";
 import { SpecLoadError } from "./lib/load-specs";
 import { GuardLiftError, guardLiftsFromEnv } from "./lib/day2/guard-lift";
+import { strictFromEnvironment } from "./lib/validate";
 
 function main(): number {
   const clustersDir = path.resolve(process.env.CLUSTERS_DIR ?? path.join(__dirname, "clusters"));
+  const strict = strictFromEnvironment(process.env.KUBEADM_HA_STRICT);
+  if (typeof strict === "string") {
+    console.error(`error: ${strict}; no stack was written`);
+    return 1;
+  }
   try {
-    const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR, guardLifts: guardLiftsFromEnv(process.env) });
+    const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR, guardLifts: guardLiftsFromEnv(process.env), strict });
     // Under `cdktf synth` the CLI prints the stacks' warning annotations itself (and shows anything
     // on stderr as an error), so the warnings are printed here only for direct runs.
     const underCli = process.env.CDKTF_CONTEXT_JSON !== undefined;

@@ -11,6 +11,8 @@ import { ClusterStack, ClusterStackProps } from "../lib/cluster-stack";
 import type { CniPort } from "../lib/constructs/security-groups";
 import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../lib/constructs/cluster-nodes";
 import { kmsAlias, parameterPrefix, SecretAudience } from "../lib/secret-store";
+import { HEARTBEAT_ACTION, RUN_COMMAND_ACTIONS, SESSION_CHANNEL_ACTIONS } from "../lib/constructs/node-iam";
+import { ebsOptimizedByDefault, instanceLaunchOptions } from "../lib/ec2";
 
 const CLUSTERS_DIR = path.join(__dirname, "..", "clusters");
 const CALICO: CniPort[] = [
@@ -20,6 +22,10 @@ const CALICO: CniPort[] = [
 const userData = (node: ClusterNode) => `#cloud-config\n# ${node.name}\n`;
 
 type Json = Record<string, any>;
+
+/** How every ARN starts: the partition from its data source (and the account from caller identity). */
+const ARN_PREFIX = "arn:${data.aws_partition.cluster_identity_partition_D44AA3FB.partition}";
+const ACCOUNT = "${data.aws_caller_identity.cluster_identity_caller-identity_41AB0353.account_id}";
 
 function loadTopology(name: string, edit: (text: string) => string = (text) => text): Topology {
   const file = path.join(CLUSTERS_DIR, `${name}.yaml`);
@@ -103,6 +109,14 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
       expect(instance.user_data_replace_on_change).toBe(isLoadBalancer);
       expect(instance.lifecycle.ignore_changes.includes("user_data")).toBe(!isLoadBalancer);
       expect(instance.ami).toMatch(/^\$\{data\.aws_ami\./);
+      // t3: EBS-optimized by default, stated for scanners; standard credits, not t3's unlimited.
+      expect(instance.instance_type).toMatch(/^t3\./);
+      expect(instance.ebs_optimized).toBe(true);
+      expect(instance.credit_specification).toEqual({ cpu_credits: "standard" });
+      // Detailed monitoring is opt-in (nodes.detailedMonitoring), and stated either way.
+      expect(instance.monitoring).toBe(false);
+      // Changing it stops the instance: running nodes are left alone.
+      expect(instance.lifecycle.ignore_changes).toContain("ebs_optimized");
     }
     const [[, ami]] = dataSources(doc, "aws_ami");
     expect(ami.owners).toEqual(["099720109477"]);
@@ -188,9 +202,10 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
         statements
           .filter((s) => s.actions.some((a: string) => a === action || a === "kms:*" || (a.endsWith("*") && action.startsWith(a.slice(0, -1)))))
           .flatMap((s) => s.principals.flatMap((p: Json) => p.identifiers as string[]));
-      const roleRef = (role: NodeRole) => `\${aws_iam_role.${roleIds[role]}.arn}`;
+      // Built from known parts (partition and account data sources, path, name), never from a role attribute.
+      const roleRef = (role: NodeRole) => `${ARN_PREFIX}:iam::${ACCOUNT}:role/kubeadm-ha/${name}-eu-west-1-${role}`;
       const decrypters = principalsFor("kms:Decrypt");
-      const roleDecrypters = decrypters.filter((p) => p.startsWith("${aws_iam_role."));
+      const roleDecrypters = decrypters.filter((p) => p.includes(":role/"));
       expect(roleDecrypters.sort()).toEqual(expectedReaders[audience].map(roleRef).sort());
       expect(decrypters).not.toContain(roleRef("load-balancer"));
       if (audience !== "join") expect(decrypters).not.toContain(roleRef("worker"));
@@ -204,9 +219,22 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
       }
       const operators = decrypters.filter((p) => p.endsWith(":root"));
       expect(operators).toHaveLength(audience === "control-plane" ? 1 : 0);
-      // The root statement that administers the key grants no cryptographic use.
+      // The root statement that administers the key grants no cryptographic use, and no node role
+      // may administer (CreateGrant, PutKeyPolicy) whatever its IAM policies say; root keeps recovery.
       const admin = statements.find((s) => s.sid === "AccountAdministersKey")!;
       expect(admin.actions.filter((a: string) => /^kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt|\*)/.test(a))).toEqual([]);
+      expect(admin.actions).toEqual(expect.arrayContaining(["kms:Create*", "kms:Put*", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"]));
+      expect(admin.principals).toEqual([{ type: "AWS", identifiers: [`${ARN_PREFIX}:iam::${ACCOUNT}:root`] }]);
+      expect(admin.condition).toEqual([{ test: "ArnNotLike", variable: "aws:PrincipalArn", values: [`${ARN_PREFIX}:iam::${ACCOUNT}:role/kubeadm-ha/*`] }]);
+      // Every statement that names the account grants it to people and CI only, never to node roles.
+      for (const statement of statements.filter((s) => s.principals[0].identifiers[0].endsWith(":root"))) {
+        expect(statement.condition).toContainEqual(admin.condition[0]);
+      }
+      // The named roles must exist before KMS accepts the policy.
+      const named = new Set(statements.flatMap((s) => s.principals[0].identifiers as string[]).filter((p) => p.includes(":role/")));
+      expect(key.depends_on.sort()).toEqual(
+        [...named].map((arn) => `aws_iam_role.${roleIds[arn.split(`/${name}-eu-west-1-`)[1] as NodeRole]}`).sort(),
+      );
     }
     for (const [, role] of resources(doc, "aws_iam_role")) expect(role.path).toBe("/kubeadm-ha/");
   });
@@ -221,12 +249,35 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
     expect(ssmResources("worker").every((arn) => arn.includes(`parameter${parameterPrefix(name, "join")}`))).toBe(true);
     for (const role of Object.keys(roleIds) as NodeRole[]) {
       const actions = statementsOf(role).flatMap((s) => s.actions as string[]);
-      expect(actions).toContain("ssm:UpdateInstanceInformation");
       expect(actions.filter((a) => a.startsWith("kms:"))).toEqual([]);
-      // Only the agent's channel actions may use "*".
+      // Actions listed, never wildcarded (AVD-AWS-0057, CKV_AWS_111/290).
+      expect(actions.filter((a) => a.includes("*"))).toEqual([]);
+      expect(actions).toEqual(expect.arrayContaining([...SESSION_CHANNEL_ACTIONS, ...RUN_COMMAND_ACTIONS, HEARTBEAT_ACTION]));
+      // Only the channel actions, which define no resource type, take "*" (CKV_AWS_356).
       for (const statement of statementsOf(role).filter((s) => s.resources.includes("*"))) {
-        expect(statement.actions.every((a: string) => /^(ssmmessages|ec2messages):\*$|^ssm:UpdateInstanceInformation$/.test(a))).toBe(true);
+        expect(statement.actions.every((a: string) => /^(ssmmessages|ec2messages):[A-Za-z]+$/.test(a))).toBe(true);
+        expect(statement.resources).toEqual(["*"]);
       }
+      // The heartbeat only for this cluster's instances of this role.
+      const heartbeat = statementsOf(role).filter((s) => s.actions.includes(HEARTBEAT_ACTION));
+      expect(heartbeat).toHaveLength(1);
+      expect(heartbeat[0].actions).toEqual([HEARTBEAT_ACTION]);
+      expect(heartbeat[0].resources).toEqual([`${ARN_PREFIX}:ec2:${topology.spec.region}:${ACCOUNT}:instance/*`]);
+      expect(heartbeat[0].condition).toEqual([
+        { test: "StringEquals", variable: "aws:ResourceTag/Cluster", values: [name] },
+        { test: "StringEquals", variable: "aws:ResourceTag/Role", values: [role] },
+      ]);
+      // ...which are exactly the tags every instance of the role carries.
+      for (const instance of instances.filter((i) => i.tags.Role === role)) expect(instance.tags).toMatchObject({ Cluster: name, Role: role });
+    }
+    // Without Session Manager preferences in the spec, no KMS, S3 or CloudWatch permission at all.
+    expect(json).not.toMatch(/"(s3|logs):[A-Za-z]+"/);
+  });
+
+  test("policy documents name nothing Terraform only knows after apply: plans show their text", () => {
+    for (const [id, document] of dataSources(doc, "aws_iam_policy_document")) {
+      const references = JSON.stringify(document.statement).match(/\$\{[^}]+\}/g) ?? [];
+      expect({ id, unknown: references.filter((ref) => !/^\$\{data\.aws_(partition|caller_identity)\./.test(ref)) }).toEqual({ id, unknown: [] });
     }
   });
 
@@ -325,6 +376,72 @@ describe("options and validation", () => {
     const { doc } = synth(pinned);
     expect(dataSources(doc, "aws_ami")).toHaveLength(0);
     for (const [, instance] of resources(doc, "aws_instance")) expect(instance.ami).toBe("ami-0123456789abcdef0");
+  });
+
+  test("the Ubuntu lookup asks Canonical's account of the region's partition", () => {
+    const owners = (region: string) => {
+      const regional = loadTopology("five-server", (text) => text.replace("region: eu-west-1", `region: ${region}`).replace(/network:\n/, `network:\n  availabilityZones: [${region}a, ${region}b]\n`));
+      return dataSources(synth(regional).doc, "aws_ami")[0][1].owners;
+    };
+    expect(owners("us-east-1")).toEqual(["099720109477"]);
+    expect(owners("cn-north-1")).toEqual(["837727238323"]);
+    expect(owners("us-gov-west-1")).toEqual(["513442679011"]);
+  });
+
+  test("Session Manager preferences: the session key, the log bucket and the log group, each scoped", () => {
+    const key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const withPreferences = loadTopology("five-server", (text) =>
+      `${text}\nsessionManager:\n  kmsKeyArn: "${key}"\n  logging: {s3Bucket: audit-logs, s3KeyPrefix: ssm/sessions, cloudWatchLogGroup: /aws/ssm/sessions}\n`);
+    const { doc } = synth(withPreferences);
+    const roleIds = byName(doc, "aws_iam_role", "five-server");
+    for (const role of Object.keys(roleIds) as NodeRole[]) {
+      const statements = Object.fromEntries(roleStatements(doc, roleIds, role).map((st) => [st.sid, st]));
+      expect(statements.SessionEncryptionKey).toMatchObject({ actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key] });
+      expect(statements.SessionLogsToS3).toMatchObject({ actions: ["s3:PutObject"], resources: [`${ARN_PREFIX}:s3:::audit-logs/ssm/sessions/*`] });
+      expect(statements.SessionLogsBucketEncryption).toMatchObject({ actions: ["s3:GetEncryptionConfiguration"], resources: [`${ARN_PREFIX}:s3:::audit-logs`] });
+      expect(statements.SessionLogsToCloudWatch).toMatchObject({
+        actions: ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+        resources: [`${ARN_PREFIX}:logs:eu-west-1:${ACCOUNT}:log-group:/aws/ssm/sessions:*`],
+      });
+      expect(statements.SessionLogsFindLogGroup).toMatchObject({ actions: ["logs:DescribeLogGroups"], resources: ["*"] });
+    }
+    const bucketOnly = loadTopology("five-server", (text) => `${text}\nsessionManager: {logging: {s3Bucket: audit-logs}}\n`);
+    const bucketDoc = synth(bucketOnly).doc;
+    const workerStatements = roleStatements(bucketDoc, byName(bucketDoc, "aws_iam_role", "five-server"), "worker");
+    expect(workerStatements.find((st) => st.sid === "SessionLogsToS3")!.resources).toEqual([`${ARN_PREFIX}:s3:::audit-logs/*`]);
+    expect(workerStatements.map((st) => st.sid)).not.toContain("SessionLogsToCloudWatch");
+    expect(workerStatements.map((st) => st.sid)).not.toContain("SessionEncryptionKey");
+  });
+
+  test("nodes.detailedMonitoring turns on 1-minute metrics on every node", () => {
+    const monitored = loadTopology("five-server", (text) => `${text}\nnodes: {detailedMonitoring: true}\n`);
+    for (const [, instance] of resources(synth(monitored).doc, "aws_instance")) expect(instance.monitoring).toBe(true);
+  });
+
+  test("CPU credits only on burstable types, EBS optimization only where it is the default", () => {
+    const mixed = loadTopology("five-server", (text) =>
+      text.replace("workers:\n  count: 2\n  instanceType: t3.medium", "workers:\n  count: 2\n  instanceType: m5.large")
+        .replace("loadBalancer:\n  kind: haproxy\n  instanceType: t3.small", "loadBalancer:\n  kind: haproxy\n  instanceType: t2.small") +
+      "\nnodes: {cpuCredits: unlimited}\n");
+    const byRole = Object.fromEntries(resources(synth(mixed).doc, "aws_instance").map(([, i]) => [i.tags.Role, i]));
+    expect(byRole["control-plane"]).toMatchObject({ ebs_optimized: true, credit_specification: { cpu_credits: "unlimited" } });
+    expect(byRole.worker.ebs_optimized).toBe(true);
+    expect(byRole.worker.credit_specification).toBeUndefined();
+    // t2 cannot be EBS-optimized: the attribute is left out, not set false.
+    expect(byRole["load-balancer"].ebs_optimized).toBeUndefined();
+    expect(byRole["load-balancer"].credit_specification).toEqual({ cpu_credits: "unlimited" });
+
+    const launch = (type: string, cpuCredits: "standard" | "unlimited", detailedMonitoring = false) =>
+      instanceLaunchOptions(type, { cpuCredits, detailedMonitoring });
+
+    expect(launch("t3.medium", "standard")).toEqual({ ebsOptimized: true, cpuCredits: "standard", monitoring: false });
+    expect(launch("t4g.small", "unlimited")).toEqual({ ebsOptimized: true, cpuCredits: "unlimited", monitoring: false });
+    expect(launch("t3a.large", "standard")).toEqual({ ebsOptimized: true, cpuCredits: "standard", monitoring: false });
+    expect(launch("t2.micro", "standard")).toEqual({ cpuCredits: "standard", monitoring: false });
+    expect(launch("c7i.xlarge", "standard", true)).toEqual({ ebsOptimized: true, monitoring: true });
+    expect(launch("m3.xlarge", "standard")).toEqual({ monitoring: false });
+    for (const type of ["m4.large", "c4.xlarge", "d2.xlarge", "r6i.large", "m7g.medium", "x2iedn.xlarge"]) expect(ebsOptimizedByDefault(type)).toBe(true);
+    for (const type of ["t1.micro", "t2.medium", "m1.large", "m3.medium", "c3.large", "r3.large", "i2.xlarge", "g2.2xlarge"]) expect(ebsOptimizedByDefault(type)).toBe(false);
   });
 
   test("rejects SSH or duplicate CNI ports and oversized user data", () => {

@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { synthesizeClusters } from "../lib/app";
 import { SpecLoadError } from "../lib/load-specs";
+import { renderPolicyReview } from "../lib/review-policies";
 import { REPO_ROOT, SHIPPED_CLUSTERS } from "./support/specs";
 
 interface TerraformJson {
@@ -66,12 +67,44 @@ describe.each(SHIPPED_CLUSTERS)("%s", (stack) => {
     }
   });
 
+  test("policies.json shows every key policy and role policy of the Terraform JSON, fully readable", () => {
+    const json = stackJson(stack) as unknown as { resource: Record<string, Record<string, any>>; data: Record<string, Record<string, any>> };
+    const text = read("review", stack, "policies.json");
+    expect(text).not.toContain("${");
+    const review = JSON.parse(text);
+    const aliases = Object.values(json.resource.aws_kms_alias).map((alias) => alias.name).sort();
+    expect(Object.keys(review.kmsKeyPolicies)).toEqual(aliases);
+    expect(Object.keys(review.roleInlinePolicies)).toHaveLength(Object.keys(json.resource.aws_iam_role_policy).length);
+    const documents = json.data.aws_iam_policy_document;
+    for (const [, key] of Object.entries(json.resource.aws_kms_key)) {
+      const alias = Object.values(json.resource.aws_kms_alias).find((a) => a.target_key_id.includes(`.${Object.keys(json.resource.aws_kms_key).find((id) => json.resource.aws_kms_key[id] === key)}.`))!;
+      const source = documents[/\.([^.]+)\.json\}$/.exec(key.policy)![1]].statement;
+      const shown = review.kmsKeyPolicies[alias.name].Statement;
+      expect(shown.map((st: { Sid: string }) => st.Sid)).toEqual(source.map((st: { sid: string }) => st.sid));
+      expect(shown.map((st: { Action: string[] }) => st.Action)).toEqual(source.map((st: { actions: string[] }) => st.actions));
+    }
+    const workerAgent = review.roleInlinePolicies[`/kubeadm-ha/${stack}-eu-west-1-worker/session-manager`].Statement;
+    expect(workerAgent.find((st: { Sid: string }) => st.Sid === "HeartbeatForThisClusterAndRole")).toEqual({
+      Sid: "HeartbeatForThisClusterAndRole",
+      Effect: "Allow",
+      Action: ["ssm:UpdateInstanceInformation"],
+      Resource: ["arn:<partition>:ec2:eu-west-1:<account>:instance/*"],
+      Condition: { StringEquals: { "aws:ResourceTag/Cluster": [stack], "aws:ResourceTag/Role": ["worker"] } },
+    });
+  });
+
   test("outputs name the load-balancer endpoint and the node IPs", () => {
     const outputs = JSON.stringify(stackJson(stack).output);
     const topology = JSON.parse(read("review", stack, "topology.json"));
     expect(outputs).toContain(topology.controlPlaneEndpoint);
     for (const node of topology.nodes) expect(outputs).toContain(node.privateIp);
   });
+});
+
+test("policies.json refuses a policy it cannot trace to a policy document", () => {
+  const dangling = { resource: { aws_kms_key: { k: { policy: "${aws_s3_bucket.x.policy}" } }, aws_kms_alias: { a: { name: "alias/x", target_key_id: "${aws_kms_key.k.key_id}" } } } };
+  expect(() => renderPolicyReview(dangling)).toThrow(/alias\/x: the policy is not a policy document of the stack/);
+  expect(() => renderPolicyReview({ resource: { aws_kms_alias: { a: { name: "alias/y", target_key_id: "key-1" } } } })).toThrow(/alias\/y: the alias does not target a key/);
 });
 
 test("the five-server review page states the zero-failure etcd warning", () => {
@@ -147,5 +180,43 @@ describe("bad specs", () => {
     expect(good.status).toBe(0);
     expect(good.stderr).toMatch(/warning: prod \(.*prod\.yaml\): etcd: 2 members stacked on the control-plane nodes tolerate zero failures/);
     expect(fs.existsSync(path.join(clustersDir, "out", "stacks", "prod", "cdk.tf.json"))).toBe(true);
+  });
+});
+
+describe("ha-report.json and strict mode", () => {
+  test.each(SHIPPED_CLUSTERS)("%s: ha-report.json agrees with topology.json", (stack) => {
+    const report = JSON.parse(read("review", stack, "ha-report.json"));
+    const topology = JSON.parse(read("review", stack, "topology.json"));
+    expect(report.stack).toBe(stack);
+    expect(report.etcd).toMatchObject({ quorum: topology.etcd.quorum, failuresTolerated: topology.etcd.failuresTolerated });
+    expect(report.etcd.members).toHaveLength(topology.etcd.members);
+    expect(report.loadBalancer).toMatchObject({ kind: topology.loadBalancer.kind, endpoint: topology.controlPlaneEndpoint, backends: topology.loadBalancer.backends });
+    expect(report.leaderElection.worstCaseTakeoverSeconds).toBe(topology.leaderElection.worstCaseTakeoverSeconds);
+    expect(report.warnings.map((w: { message: string }) => w.message)).toEqual(topology.warnings);
+  });
+
+  const synth = (clustersDir: string, env: Record<string, string>) =>
+    spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out"), ...env },
+      encoding: "utf8",
+    });
+
+  test("KUBEADM_HA_STRICT=1 makes every HA warning a synth error and writes nothing", () => {
+    const clustersDir = fs.mkdtempSync(path.join(os.tmpdir(), "clusters-"));
+    fs.writeFileSync(path.join(clustersDir, "prod.yaml"), "controlPlane: {count: 2}\n");
+    const strict = synth(clustersDir, { KUBEADM_HA_STRICT: "1" });
+    expect(strict.status).toBe(1);
+    expect(strict.stderr).toMatch(/prod\.yaml: controlPlane\.count: 2: HA warning refused by strict mode \(KUBEADM_HA_STRICT=1\): etcd: 2 members/);
+    expect(strict.stderr).toMatch(/prod\.yaml: loadBalancer\.kind: "haproxy": HA warning refused by strict mode/);
+    expect(fs.existsSync(path.join(clustersDir, "out"))).toBe(false);
+
+    const bad = synth(clustersDir, { KUBEADM_HA_STRICT: "yes" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('KUBEADM_HA_STRICT: "yes": expected 1');
+
+    const relaxed = synth(clustersDir, { KUBEADM_HA_STRICT: "0" });
+    expect(relaxed.status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(clustersDir, "out", "review", "prod", "ha-report.json"), "utf8")).strict).toEqual({ spec: false, passes: false });
   });
 });

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { SpecError, validateSpec } from "../lib/validate";
+import { SpecError, strictFromEnvironment, validateSpec } from "../lib/validate";
 import { clusterSpecJsonSchema } from "../lib/spec";
 import { REPO_ROOT } from "./support/specs";
 
@@ -195,7 +195,114 @@ describe("warnings for legal but fragile choices", () => {
   });
 });
 
+describe("security and cost options (docs/security.md)", () => {
+  test("nodes.cpuCredits: standard by default; a bad value names the field", () => {
+    expect(validateSpec("x.yaml", "xx", "").spec.nodes.cpuCredits).toBe("standard");
+    expect(validateSpec("x.yaml", "xx", "nodes: {cpuCredits: unlimited}").spec.nodes.cpuCredits).toBe("unlimited");
+    expectError("nodes: {cpuCredits: burst}", 'nodes.cpuCredits: "burst": expected one of "standard", "unlimited"');
+  });
+
+  test("nodes.cpuCredits set without any burstable node is an error", () => {
+    const allM5 = "controlPlane: {instanceType: m5.large}\nworkers: {instanceType: m5.large}\nloadBalancer: {instanceType: c5.large}";
+    expectError(`${allM5}\nnodes: {cpuCredits: standard}`,
+      'nodes.cpuCredits: "standard": only for burstable instance types (t2, t3, t3a, t4g), and no node is one (controlPlane.instanceType m5.large');
+    expect(() => validateSpec("x.yaml", "xx", allM5)).not.toThrow();
+    // One burstable role is enough.
+    expect(() => validateSpec("x.yaml", "xx", `${allM5.replace("c5.large", "t3.small")}\nnodes: {cpuCredits: standard}`)).not.toThrow();
+  });
+
+  test("unlimited CPU credits warn, naming the burstable roles", () => {
+    const warnings = validateSpec("x.yaml", "xx", "workers: {instanceType: m5.large}\nnodes: {cpuCredits: unlimited}").warnings.join("\n");
+    expect(warnings).toMatch(/nodes\.cpuCredits: unlimited: burstable nodes \(controlPlane\.instanceType, loadBalancer\.instanceType\) .* every surplus credit is billed/);
+    expect(validateSpec("x.yaml", "xx", "").warnings.join("\n")).not.toMatch(/cpuCredits/);
+  });
+
+  test("China and GovCloud regions are accepted; the ISO partitions are rejected", () => {
+    expect(() => validateSpec("x.yaml", "xx", "region: cn-north-1")).not.toThrow();
+    expect(() => validateSpec("x.yaml", "xx", "region: us-gov-west-1")).not.toThrow();
+    expectError("region: us-iso-east-1", 'region: "us-iso-east-1": the ISO partitions are not supported');
+    expectError("region: us-isob-east-1", 'region: "us-isob-east-1": the ISO partitions are not supported');
+  });
+
+  test("sessionManager.kmsKeyArn must be a key ARN of the region's partition", () => {
+    const arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    expect(validateSpec("x.yaml", "xx", `sessionManager: {kmsKeyArn: "${arn}"}`).spec.sessionManager.kmsKeyArn).toBe(arn);
+    expect(() => validateSpec("x.yaml", "xx", "sessionManager: {kmsKeyArn: \"arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab\"}")).not.toThrow();
+    expectError('sessionManager: {kmsKeyArn: "alias/session"}', 'sessionManager.kmsKeyArn: "alias/session": expected a KMS key ARN');
+    expectError(`region: cn-north-1\nsessionManager: {kmsKeyArn: "${arn.replace("eu-west-1", "cn-north-1")}"}`,
+      "sessionManager.kmsKeyArn: \"arn:aws:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\": the key is in partition aws, but region cn-north-1 is in aws-cn");
+  });
+
+  test("session log destinations", () => {
+    const { spec } = validateSpec("x.yaml", "xx", "sessionManager: {logging: {s3Bucket: audit-logs, s3KeyPrefix: ssm/sessions, cloudWatchLogGroup: /aws/ssm/sessions}}");
+    expect(spec.sessionManager.logging).toEqual({ s3Bucket: "audit-logs", s3KeyPrefix: "ssm/sessions", cloudWatchLogGroup: "/aws/ssm/sessions" });
+    expectError("sessionManager: {logging: {s3KeyPrefix: ssm}}", 'sessionManager.logging.s3KeyPrefix: "ssm": only with sessionManager.logging.s3Bucket');
+    expectError("sessionManager: {logging: {s3Bucket: Audit_Logs}}", 'sessionManager.logging.s3Bucket: "Audit_Logs": expected an S3 bucket name');
+    expectError("sessionManager: {logging: {s3Bucket: audit, s3KeyPrefix: /ssm/}}", 'sessionManager.logging.s3KeyPrefix: "/ssm/": expected an object key prefix');
+    expectError("sessionManager: {logging: {cloudWatchLogGroup: \"bad group\"}}", 'sessionManager.logging.cloudWatchLogGroup: "bad group": expected a CloudWatch Logs log group name');
+    expectError("sessionManager: {kmsKey: x}", "sessionManager.kmsKey: \"x\": unknown field; accepted here: kmsKeyArn, logging");
+  });
+});
+
 test("the committed JSON Schema is current (run `npm run schema`)", () => {
   const committed = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "schema", "cluster-spec.schema.json"), "utf8"));
   expect(committed).toEqual(clusterSpecJsonSchema());
+});
+
+describe("warning categories and strict mode", () => {
+  test("each warning names its field, value and category; the texts are synth's warnings", () => {
+    const result = validateSpec("x.yaml", "xx", 'controlPlane: {count: 1}\nworkers: {count: 0}\nkubernetesVersion: "1.32.3"\nloadBalancer: {kind: nginx}');
+    expect(result.specWarnings.map((w) => w.message)).toEqual(result.warnings);
+    expect(result.specWarnings.map(({ category, field, value }) => ({ category, field, value }))).toEqual([
+      { category: "ha", field: "controlPlane.count", value: 1 },
+      { category: "ha", field: "controlPlane.count", value: 1 },
+      { category: "ha", field: "loadBalancer.kind", value: "nginx" },
+      { category: "ha", field: "loadBalancer.kind", value: "nginx" },
+      { category: "workload", field: "workers.count", value: 0 },
+      { category: "lifecycle", field: "kubernetesVersion", value: "1.32.3" },
+    ]);
+    expect(validateSpec("x.yaml", "xx", "etcd: {topology: external, members: 4}").specWarnings[0]).toMatchObject({
+      category: "ha", field: "etcd.members", value: 4,
+    });
+  });
+
+  test("strict: true turns every HA warning into a file: field: value: reason error", () => {
+    const lines = errorsOf("strict: true\ncontrolPlane: {count: 2}\n");
+    expect(lines).toEqual([
+      expect.stringMatching(/^clusters\/bad\.yaml: controlPlane\.count: 2: HA warning refused by strict mode \(strict: true\): etcd: 2 members stacked on the control-plane nodes tolerate zero failures/),
+      expect.stringMatching(/^clusters\/bad\.yaml: loadBalancer\.kind: "haproxy": HA warning refused by strict mode \(strict: true\): loadBalancer: one load-balancer instance is a single point of failure/),
+    ]);
+  });
+
+  test("strict mode leaves warnings that are not about availability as warnings", () => {
+    const lines = errorsOf('strict: true\nworkers: {count: 0}\nkubernetesVersion: "1.32.3"\n');
+    expect(lines.join("\n")).not.toMatch(/workers\.count|kubernetesVersion/);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/loadBalancer\.kind/);
+  });
+
+  test("the strict option (KUBEADM_HA_STRICT=1) applies to a spec that does not set strict", () => {
+    expect(() => validateSpec("x.yaml", "xx", "controlPlane: {count: 3}")).not.toThrow();
+    expect(() => validateSpec("x.yaml", "xx", "controlPlane: {count: 3}", { strict: true })).toThrow(
+      /^x\.yaml: loadBalancer\.kind: "haproxy": HA warning refused by strict mode \(KUBEADM_HA_STRICT=1\)/,
+    );
+  });
+
+  test("the unlimited CPU credits warning is a cost warning, which strict mode leaves alone", () => {
+    const warning = validateSpec("x.yaml", "xx", "nodes: {cpuCredits: unlimited}").specWarnings.find((w) => w.field === "nodes.cpuCredits");
+    expect(warning).toMatchObject({ category: "cost", value: "unlimited" });
+    expect(errorsOf("strict: true\nnodes: {cpuCredits: unlimited}\n").join("\n")).not.toMatch(/cpuCredits/);
+  });
+
+  test("strict must be a boolean", () => {
+    expectError('strict: "yes"\n', 'strict: "yes": expected a boolean');
+  });
+
+  test("KUBEADM_HA_STRICT accepts 1, 0 or nothing", () => {
+    expect(strictFromEnvironment(undefined)).toBe(false);
+    expect(strictFromEnvironment("")).toBe(false);
+    expect(strictFromEnvironment("0")).toBe(false);
+    expect(strictFromEnvironment("1")).toBe(true);
+    expect(strictFromEnvironment("true")).toBe('KUBEADM_HA_STRICT: "true": expected 1 (every HA warning is an error) or 0');
+  });
 });

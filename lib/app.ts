@@ -11,6 +11,7 @@ import { renderNodeFiles } from "./render/node-files";
 import { renderUserData } from "./render/user-data";
 import { cniPorts } from "./render/cni";
 import { renderReviewBundle, RenderedNode } from "./review";
+import { POLICIES_FILE, renderPolicyReview } from "./review-policies";
 import { ClusterBackend, ClusterStack } from "./cluster-stack";
 import { escapeTerraformTemplate } from "./constructs/cluster-nodes";
 import type { ClusterSpec } from "./spec";
@@ -23,6 +24,11 @@ export interface SynthOptions {
   readonly outdir?: string;
   /** Guard rails lifted for the day-2 commands, by stack (lib/day2/guard-lift.ts). @default none */
   readonly guardLifts?: ReadonlyMap<string, GuardLift>;
+  /**
+   * Refuse every spec with an HA warning, as if each set `strict: true` (KUBEADM_HA_STRICT=1).
+   * @default false: only specs with `strict: true` are strict
+   */
+  readonly strict?: boolean;
 }
 
 export interface SynthResult {
@@ -104,7 +110,7 @@ function backendOf(spec: ClusterSpec): ClusterBackend {
 }
 
 export function synthesizeClusters(options: SynthOptions): SynthResult {
-  const specs = loadClusterSpecs(options.clustersDir);
+  const specs = loadClusterSpecs(options.clustersDir, { strict: options.strict });
   const lifts = options.guardLifts ?? new Map<string, GuardLift>();
   const topologies = specs.map((loaded) => buildTopology(scaledSpec(loaded.spec, lifts.get(loaded.spec.name)), loaded.warnings));
   checkLifts(topologies, lifts);
@@ -139,6 +145,9 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
     for (const [relative, content] of renderReviewBundle(topology, asSynthesized)) {
       bundle.set(path.join(topology.stack, relative), content);
     }
+    // Key and role policies as IAM JSON, read back from the stack just written.
+    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
+    bundle.set(path.join(topology.stack, POLICIES_FILE), renderPolicyReview(stackJson));
   }
   writeFolder(path.join(app.outdir, "review"), bundle);
   return {

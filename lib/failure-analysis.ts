@@ -2,9 +2,16 @@
  * What a topology survives, stated plainly for the review page. The API stays reachable only while
  * the load balancer runs, at least one API server runs, and etcd keeps quorum.
  */
-import type { ClusterNode, Topology } from "./topology";
+import type { ClusterNode, NodeRole, Topology } from "./topology";
+
+/** What fails, for tools: one node of a role, more etcd members than quorum allows, or a whole zone. */
+export type FailureSubject =
+  | { readonly kind: "node"; readonly role: NodeRole; readonly nodes: readonly string[] }
+  | { readonly kind: "etcd-members"; readonly count: number; readonly members: readonly string[] }
+  | { readonly kind: "zone"; readonly zone: string; readonly nodes: readonly string[] };
 
 export interface FailureCase {
+  readonly subject: FailureSubject;
   readonly failure: string;
   readonly survives: boolean;
   readonly why: string;
@@ -14,10 +21,12 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
   const { controlPlane, workers, etcd } = topology;
   const stacked = etcd.topology === "stacked";
   const cases: FailureCase[] = [];
+  const nodesOf = (role: NodeRole) => topology.nodes.filter((node) => node.role === role).map((node) => node.name);
 
   const apiServersLeft = controlPlane.length - 1;
   const etcdOkAfterControlPlaneLoss = !stacked || etcd.failuresTolerated >= 1;
   cases.push({
+    subject: { kind: "node", role: "control-plane", nodes: nodesOf("control-plane") },
     failure: "one control-plane node",
     survives: apiServersLeft >= 1 && etcdOkAfterControlPlaneLoss,
     why:
@@ -29,22 +38,26 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
   });
   if (!stacked) {
     cases.push({
+      subject: { kind: "node", role: "etcd", nodes: nodesOf("etcd") },
       failure: "one etcd node",
       survives: etcd.failuresTolerated >= 1,
       why: `quorum is ${etcd.quorum} of ${etcd.members.length}; ${etcd.failuresTolerated} failure${etcd.failuresTolerated === 1 ? "" : "s"} tolerated`,
     });
   }
   cases.push({
+    subject: { kind: "etcd-members", count: etcd.failuresTolerated + 1, members: etcd.members.map((member) => member.name) },
     failure: `${etcd.failuresTolerated + 1} etcd member${etcd.failuresTolerated === 0 ? "" : "s"}`,
     survives: false,
     why: `quorum is ${etcd.quorum} of ${etcd.members.length}: writes stop and the API server fails until members return`,
   });
   cases.push({
+    subject: { kind: "node", role: "load-balancer", nodes: nodesOf("load-balancer") },
     failure: "the load-balancer node",
     survives: false,
     why: "the API endpoint is gone: running pods keep serving, but kubectl, kubelets and controllers cannot reach the API until it is replaced",
   });
   cases.push({
+    subject: { kind: "node", role: "worker", nodes: nodesOf("worker") },
     failure: "one worker node",
     survives: workers.length >= 2,
     why: workers.length >= 2 ? "its pods are rescheduled onto the remaining workers" : "there is no other worker to reschedule pods onto",
@@ -66,6 +79,7 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   if (apiLeft === 0) reasons.push("no API server is left");
   if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
   return {
+    subject: { kind: "zone", zone, nodes: lost.map((node) => node.name) },
     failure: `availability zone ${zone} (${lost.map((node) => node.name).join(", ")})`,
     survives: reasons.length === 0,
     why: reasons.length === 0 ? "enough API servers, etcd members and the load balancer remain in other zones" : reasons.join("; "),

@@ -1,7 +1,7 @@
 /** Reads every cluster spec in a folder; all are validated before anything is synthesized. */
 import * as fs from "fs";
 import * as path from "path";
-import { SpecError, validateSpec, ValidatedSpec } from "./validate";
+import { SpecError, validateSpec, ValidatedSpec, ValidateOptions } from "./validate";
 
 export interface LoadedSpec extends ValidatedSpec {
   /** The file, as the user named it (relative to the working directory when possible). */
@@ -18,7 +18,7 @@ export class SpecLoadError extends Error {
 const SPEC_FILE = /\.ya?ml$/;
 
 /** Loads `<dir>/*.yaml`; throws SpecLoadError naming every bad file, field and value. */
-export function loadClusterSpecs(dir: string): LoadedSpec[] {
+export function loadClusterSpecs(dir: string, options: ValidateOptions = {}): LoadedSpec[] {
   // Relative to the working directory when inside it, else absolute: what the user can open.
   const relative = path.relative(process.cwd(), dir);
   const shownDir = relative === "" ? "." : relative.startsWith("..") ? path.resolve(dir) : relative;
@@ -42,7 +42,7 @@ export function loadClusterSpecs(dir: string): LoadedSpec[] {
     }
     byName.set(name, file);
     try {
-      loaded.push({ file, ...validateSpec(file, name, fs.readFileSync(path.join(dir, fileName), "utf8")) });
+      loaded.push({ file, ...validateSpec(file, name, fs.readFileSync(path.join(dir, fileName), "utf8"), options) });
     } catch (error) {
       if (error instanceof SpecError) problems.push(error.message);
       else throw error;

@@ -7,6 +7,7 @@ import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
 import { analyzeFailures } from "./failure-analysis";
 import { leaderElectionReport } from "./leader-election";
+import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];
@@ -55,6 +56,7 @@ export function topologySummary(topology: Topology) {
 export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): Map<string, string> {
   const bundle = new Map<string, string>();
   bundle.set("topology.json", `${JSON.stringify(topologySummary(topology), null, 2)}\n`);
+  bundle.set(HA_REPORT_FILE, renderHaReport(topology));
   for (const node of topology.nodes) {
     const output = rendered.get(node.name);
     if (!output) throw new Error(`no rendered files for node ${node.name}`);

@@ -97,8 +97,29 @@ export const clusterSpecSchema = z
         amiId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "expected an AMI id such as ami-0123456789abcdef0").optional()
           .describe("Pin an AMI; default: the latest Ubuntu 24.04 LTS from Canonical, resolved at plan time."),
         rootVolumeGiB: z.number().int().min(20).max(16384).default(40),
+        cpuCredits: z.enum(["standard", "unlimited"]).optional()
+          .describe("CPU credits of burstable nodes (t2, t3, t3a, t4g; default standard): unlimited bills surplus credits under sustained load."),
+        detailedMonitoring: z.boolean().default(false)
+          .describe("EC2 detailed monitoring (1-minute CloudWatch metrics, billed per metric); basic 5-minute metrics are free."),
       })
       .prefault({}),
+    sessionManager: z
+      .strictObject({
+        kmsKeyArn: z.string().optional()
+          .describe("KMS key (ARN) the account's Session Manager preferences encrypt sessions with: nodes get kms:Decrypt and kms:GenerateDataKey on it."),
+        logging: z
+          .strictObject({
+            s3Bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name").optional()
+              .describe("Bucket the account's Session Manager preferences write session logs to: nodes may put objects there."),
+            s3KeyPrefix: z.string().regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/, 'expected an object key prefix such as "session-logs" (no leading or trailing "/")').optional()
+              .describe("Key prefix of the session logs in s3Bucket (default: the whole bucket)."),
+            cloudWatchLogGroup: z.string().regex(/^[.\-_/#A-Za-z0-9]{1,512}$/, "expected a CloudWatch Logs log group name").optional()
+              .describe("Log group the account's Session Manager preferences stream session logs to: nodes may write streams there."),
+          })
+          .prefault({}),
+      })
+      .prefault({})
+      .describe("Session Manager preferences the account enforces (encryption, logging), so nodes get the permissions they need."),
     state: z
       .strictObject({
         backend: z.enum(["local", "s3"]).default("local")
@@ -110,6 +131,8 @@ export const clusterSpecSchema = z
       })
       .prefault({}),
     tags: z.record(z.string(), z.string()).default({}).describe("Tags added to every AWS resource."),
+    strict: z.boolean().default(false)
+      .describe("Refuse to synthesize while any HA warning stands (also for every spec: KUBEADM_HA_STRICT=1)."),
   })
   .describe("kubeadm-ha cluster spec");
 
@@ -117,9 +140,10 @@ export type ClusterSpecInput = z.input<typeof clusterSpecSchema>;
 type ParsedSpec = z.output<typeof clusterSpecSchema>;
 
 /** A validated spec with every default resolved. */
-export interface ClusterSpec extends Omit<ParsedSpec, "etcd" | "network"> {
+export interface ClusterSpec extends Omit<ParsedSpec, "etcd" | "network" | "nodes"> {
   /** Stack name, from the file name. */
   readonly name: string;
+  readonly nodes: ParsedSpec["nodes"] & { readonly cpuCredits: "standard" | "unlimited" };
   readonly etcd: ParsedSpec["etcd"] & { readonly members: number };
   readonly network: ParsedSpec["network"] & { readonly availabilityZones: string[] };
 }

@@ -9,7 +9,8 @@ import { Ipv4Cidr, mustParseCidr, overlaps, parseCidr, size } from "./cidr";
 import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
-import { ARM64_INSTANCE_TYPE } from "./ec2";
+import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
+import { partitionOfRegion } from "./partitions";
 
 export interface SpecIssue {
   readonly field: string;
@@ -34,7 +35,12 @@ export function formatIssue(file: string, issue: SpecIssue): string {
 
 export interface ValidatedSpec {
   readonly spec: ClusterSpec;
+  /** The warnings' texts, as synth prints them. */
   readonly warnings: string[];
+  /** The same warnings with their field, value and category. */
+  readonly specWarnings: readonly SpecWarning[];
+  /** Set when strict mode was on (and so no HA warning is left). */
+  readonly strict?: StrictSource;
 }
 
 /** Ranges no cluster network may use. */
@@ -49,7 +55,7 @@ const RESERVED_RANGES = [
 const STACK_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
 /** Parses and validates one spec file's text. Throws SpecError listing every problem found. */
-export function validateSpec(file: string, name: string, text: string): ValidatedSpec {
+export function validateSpec(file: string, name: string, text: string, options: ValidateOptions = {}): ValidatedSpec {
   const issues: SpecIssue[] = [];
   if (!STACK_NAME.test(name)) {
     issues.push({
@@ -75,11 +81,19 @@ export function validateSpec(file: string, name: string, text: string): Validate
     name,
     etcd: { ...input.etcd, members: input.etcd.members ?? (input.etcd.topology === "external" ? 3 : input.controlPlane.count) },
     network: { ...input.network, availabilityZones: zones },
+    nodes: { ...input.nodes, cpuCredits: input.nodes.cpuCredits ?? "standard" },
   };
   const rawEtcd = valueAt(raw, ["etcd"]) as { version?: unknown; instanceType?: unknown } | undefined;
   issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
+  issues.push(...securityIssues(spec, input.nodes.cpuCredits !== undefined));
   if (issues.length > 0) throw new SpecError(file, issues);
-  return { spec, warnings: warningsFor(spec) };
+  const warnings = specWarnings(spec);
+  const strict: StrictSource | undefined = spec.strict ? "spec" : options.strict ? "environment" : undefined;
+  if (strict) {
+    const refused = strictIssues(warnings, strict);
+    if (refused.length > 0) throw new SpecError(file, refused);
+  }
+  return { spec, warnings: warnings.map((warning) => warning.message), specWarnings: warnings, strict };
 }
 
 function schemaIssue(raw: unknown, issue: z.core.$ZodIssue): SpecIssue {
@@ -231,13 +245,7 @@ function crossFieldIssues(
   }
 
   if (!spec.nodes.amiId) {
-    const instanceTypes: [string, string][] = [
-      ["controlPlane.instanceType", spec.controlPlane.instanceType],
-      ["workers.instanceType", spec.workers.instanceType],
-      ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
-      ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
-    ];
-    for (const [field, type] of instanceTypes) {
+    for (const [field, type] of instanceTypeFields(spec)) {
       if (ARM64_INSTANCE_TYPE.test(type)) {
         add(field, type, "an arm64 (Graviton) type, but the default Ubuntu image is amd64: pick an x86 type, or set nodes.amiId to an arm64 AMI");
       }
@@ -262,42 +270,135 @@ function crossFieldIssues(
   return issues;
 }
 
-function warningsFor(spec: ClusterSpec): string[] {
-  const warnings: string[] = [];
+/**
+ * What a warning is about. "ha" warnings name a way the cluster loses availability (quorum, a single
+ * point of failure, slow failover); strict mode refuses them. The others are not about failures.
+ */
+export type WarningCategory = "ha" | "workload" | "lifecycle" | "cost";
+
+/** A legal but fragile choice, tied to the spec field that makes it. */
+export interface SpecWarning extends SpecIssue {
+  readonly category: WarningCategory;
+}
+
+/** Where strict mode came from, when it is on. */
+export type StrictSource = "spec" | "environment";
+
+export interface ValidateOptions {
+  /** Turn every HA warning into an error (KUBEADM_HA_STRICT=1); the spec's own `strict: true` does too. */
+  readonly strict?: boolean;
+}
+
+/** KUBEADM_HA_STRICT: "1" makes every spec strict; unset, "" or "0" leaves it to each spec; else an error text. */
+export function strictFromEnvironment(value: string | undefined): boolean | string {
+  if (value === undefined || value === "" || value === "0") return false;
+  if (value === "1") return true;
+  return `KUBEADM_HA_STRICT: ${JSON.stringify(value)}: expected 1 (every HA warning is an error) or 0`;
+}
+
+/** The instance type field of every role the spec creates nodes for. */
+function instanceTypeFields(spec: ClusterSpec): [string, string][] {
+  return [
+    ["controlPlane.instanceType", spec.controlPlane.instanceType],
+    ["workers.instanceType", spec.workers.instanceType],
+    ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
+    ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
+  ];
+}
+
+/** A key ARN (a key id, or an mrk- multi-Region key id); group 1 is the partition. */
+const KMS_KEY_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
+/** Partition, cost and Session Manager rules (docs/security.md). */
+function securityIssues(spec: ClusterSpec, cpuCreditsGiven: boolean): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const add = (field: string, value: unknown, message: string) => issues.push({ field, value, message });
+
+  const partition = partitionOfRegion(spec.region);
+  if (!partition) {
+    add("region", spec.region, "the ISO partitions are not supported (no published Ubuntu image owner, untested endpoints); use a region of the aws, aws-cn or aws-us-gov partition");
+  }
+
+  if (cpuCreditsGiven && !instanceTypeFields(spec).some(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type))) {
+    add("nodes.cpuCredits", spec.nodes.cpuCredits,
+      `only for burstable instance types (t2, t3, t3a, t4g), and no node is one (${instanceTypeFields(spec).map(([field, type]) => `${field} ${type}`).join(", ")})`);
+  }
+
+  const { kmsKeyArn, logging } = spec.sessionManager;
+  if (kmsKeyArn !== undefined) {
+    const match = KMS_KEY_ARN.exec(kmsKeyArn);
+    if (!match) {
+      add("sessionManager.kmsKeyArn", kmsKeyArn,
+        "expected a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (IAM grants key use by key ARN, not by alias)");
+    } else if (partition && match[1] !== partition.name) {
+      add("sessionManager.kmsKeyArn", kmsKeyArn, `the key is in partition ${match[1]}, but region ${spec.region} is in ${partition.name}`);
+    }
+  }
+  if (logging.s3KeyPrefix !== undefined && logging.s3Bucket === undefined) {
+    add("sessionManager.logging.s3KeyPrefix", logging.s3KeyPrefix, "only with sessionManager.logging.s3Bucket");
+  }
+  return issues;
+}
+
+/** Every warning a valid spec earns, with its category. Pure: the same spec always gives the same list. */
+export function specWarnings(spec: ClusterSpec): SpecWarning[] {
+  const warnings: SpecWarning[] = [];
+  const warn = (category: WarningCategory, field: string, value: unknown, message: string) =>
+    warnings.push({ category, field, value, message });
   const members = spec.etcd.members;
   const tolerated = etcdFaultTolerance(members);
-  const where = spec.etcd.topology === "stacked" ? "stacked on the control-plane nodes" : "on dedicated etcd nodes";
+  const stacked = spec.etcd.topology === "stacked";
+  const where = stacked ? "stacked on the control-plane nodes" : "on dedicated etcd nodes";
+  // Stacked etcd takes its member count from controlPlane.count: that is the field to change.
+  const membersField = stacked ? "controlPlane.count" : "etcd.members";
   if (members % 2 === 0) {
     const lost = tolerated + 1;
-    warnings.push(
+    warn("ha", membersField, members,
       `etcd: ${members} members ${where} tolerate ${tolerated === 0 ? "zero" : tolerated} failure${tolerated === 1 ? "" : "s"} ` +
         `(quorum is ${etcdQuorum(members)} of ${members}; ${members - 1} member${members - 1 === 1 ? "" : "s"} would tolerate as many): ` +
         `losing ${lost === 1 ? "any one member" : `${lost} members`} stops every etcd write and the API server fails. ` +
-        `Use an odd count (${members + 1}${spec.etcd.topology === "stacked" ? " control-plane nodes, or external etcd with 3 members" : " members"}).`,
+        `Use an odd count (${members + 1}${stacked ? " control-plane nodes, or external etcd with 3 members" : " members"}).`,
     );
   } else if (members === 1) {
-    warnings.push(`etcd: a single member ${where} tolerates zero failures: losing it stops the API server. Use 3 members.`);
+    warn("ha", membersField, members, `etcd: a single member ${where} tolerates zero failures: losing it stops the API server. Use 3 members.`);
   }
   if (spec.controlPlane.count === 1) {
-    warnings.push("controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
+    warn("ha", "controlPlane.count", 1,
+      "controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
   }
-  warnings.push(
+  warn("ha", "loadBalancer.kind", spec.loadBalancer.kind,
     "loadBalancer: one load-balancer instance is a single point of failure for the API endpoint: " +
       "running pods keep working, but kubectl, kubelets and controllers lose the API until it is replaced.",
   );
   if (spec.loadBalancer.kind === "nginx") {
-    warnings.push(
+    warn("ha", "loadBalancer.kind", "nginx",
       "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
         "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
         "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
     );
   }
   if (spec.workers.count === 0) {
-    warnings.push("workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
+    warn("workload", "workers.count", 0,
+      "workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
+  }
+  if (spec.nodes.cpuCredits === "unlimited") {
+    const burstable = instanceTypeFields(spec).filter(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type)).map(([field]) => field);
+    warn("cost", "nodes.cpuCredits", "unlimited",
+      `nodes.cpuCredits: unlimited: burstable nodes (${burstable.join(", ")}) may run above their baseline for as long as load lasts, ` +
+        "and every surplus credit is billed: a busy cluster can cost far more than its instance prices. standard throttles to the baseline instead.",
+    );
   }
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
   if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
-    warnings.push(`kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);
+    warn("lifecycle", "kubernetesVersion", spec.kubernetesVersion, `kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);
   }
   return warnings;
+}
+
+/** Strict mode: each HA warning as an error in the usual `file: field: value: reason` form. */
+function strictIssues(warnings: readonly SpecWarning[], source: StrictSource): SpecIssue[] {
+  const why = source === "spec" ? "strict: true" : "KUBEADM_HA_STRICT=1";
+  return warnings
+    .filter((warning) => warning.category === "ha")
+    .map(({ field, value, message }) => ({ field, value, message: `HA warning refused by strict mode (${why}): ${message}` }));
 }

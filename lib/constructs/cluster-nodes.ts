@@ -13,20 +13,26 @@
  *   the text, taking the whole cluster (and etcd quorum) down together. Roll a template change out
  *   with `npm run rotate`, one node at a time (the synthesized JSON still shows the new text, so
  *   the change is reviewed in the PR, and the plan names the out-of-date nodes).
+ * - `ebs_optimized` is ignored after creation as well: the AWS provider changes it by stopping the
+ *   instance, so a node created before the attribute was set is left alone (its type is
+ *   EBS-optimized by default anyway); new and replaced nodes get it.
  * The load balancer is the exception: it holds no state, and its config lists the control-plane
  * nodes, so a changed user data (say, a control-plane node added) replaces it on apply. Otherwise
  * a new API server would join but never receive traffic through the endpoint.
+ * The CPU credit specification and detailed monitoring do reach running nodes: EC2 changes both
+ * in place, without a stop.
  */
 import { Construct } from "constructs";
 import type { ITerraformDependable } from "cdktf";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
-import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES } from "../ec2";
+import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES, instanceLaunchOptions } from "../ec2";
+import { PARTITIONS, partitionOfRegion } from "../partitions";
 import { ROLE_GUARDS } from "../day2/role-guards";
 
-/** Canonical's AWS account, the publisher of the official Ubuntu images. */
-export const CANONICAL_OWNER_ID = "099720109477";
+/** Canonical's account in the commercial partition; lib/partitions.ts has the others. */
+export const CANONICAL_OWNER_ID = PARTITIONS.aws.canonicalOwnerId;
 export const UBUNTU_AMI_NAME_PATTERN = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
 
 export interface ClusterNodesProps {
@@ -100,9 +106,14 @@ export class ClusterNodes extends Construct {
 
     let ami = spec.nodes.amiId;
     if (!ami) {
+      // Canonical publishes from a different account in each partition; the lookup must ask that one.
+      const partition = partitionOfRegion(spec.region);
+      if (!partition) {
+        throw new Error(`${this.node.path}: region ${spec.region}: no Ubuntu image owner is known for its partition; set nodes.amiId`);
+      }
       // Resolved by Terraform at plan time, never at synth: the JSON stays the same from day to day.
       this.ami = new DataAwsAmi(this, "ubuntu-ami", {
-        owners: [CANONICAL_OWNER_ID],
+        owners: [partition.canonicalOwnerId],
         mostRecent: true,
         filter: [
           { name: "name", values: [UBUNTU_AMI_NAME_PATTERN] },
@@ -117,10 +128,14 @@ export class ClusterNodes extends Construct {
     for (const node of topology.nodes) {
       const name = `${stack}-${node.name}`;
       const guard = ROLE_GUARDS[node.role];
+      const launch = instanceLaunchOptions(node.instanceType, spec.nodes);
       // The construct ID is the node name: it is the Terraform address, so it must never change.
       instances[node.name] = new Instance(this, node.name, {
         ami,
         instanceType: node.instanceType,
+        ebsOptimized: launch.ebsOptimized,
+        creditSpecification: launch.cpuCredits ? { cpuCredits: launch.cpuCredits } : undefined,
+        monitoring: launch.monitoring,
         subnetId: props.privateSubnetIds[node.zoneIndex],
         privateIp: node.privateIp,
         associatePublicIpAddress: false,

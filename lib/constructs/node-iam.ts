@@ -8,11 +8,17 @@
  *   the audiences it belongs to, /kubeadm-ha/<stack>/<audience>/*.
  * - KMS: the key policy lets only the audience's reader roles Decrypt, only its writer roles
  *   Encrypt, and only through Parameter Store.
- *   IAM policies cannot widen that for nodes: the account statement delegates key administration,
- *   and use only for operator audiences (the admin kubeconfig), never to a node role.
+ *   IAM policies cannot widen that for nodes: the account statements delegate key administration,
+ *   and use only for operator audiences (the admin kubeconfig), to the account's IAM, and both
+ *   exclude every node role (NODE_ROLE_PATH) by aws:PrincipalArn, so no IAM policy attached to a
+ *   node role can give it CreateGrant, PutKeyPolicy or Decrypt.
  *
- * Data sources (caller identity, partition, policy documents) are read by Terraform at plan time;
- * synth makes no AWS call and writes the same JSON for every account.
+ * Every principal and resource ARN is built from known parts (partition and account from data
+ * sources, the fixed role path and names), never from a resource attribute: Terraform reads the
+ * data sources at plan time, so the policy documents, and the key policies with them, stay
+ * readable in every plan, even one that changes a role. The keys depend on the roles explicitly
+ * instead, because KMS rejects a policy naming a role that does not exist yet.
+ * Synth makes no AWS call and writes the same JSON for every account.
  */
 import { Construct } from "constructs";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
@@ -28,6 +34,10 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { kmsAlias, parameterPrefix, SECRET_KEYS, SecretAudience, SecretKeySpec } from "../secret-store";
 import type { NodeRole, Topology } from "../topology";
+import type { ClusterSpec } from "../spec";
+
+/** Session Manager preferences the account enforces; see docs/security.md. */
+export type SessionManagerOptions = ClusterSpec["sessionManager"];
 
 export interface NodeIdentityProps {
   /** Stack name, region and etcd topology (external etcd adds the etcd role). */
@@ -56,9 +66,15 @@ export interface NodeIdentityProps {
    * @default false
    */
   readonly allowDestroy?: boolean;
+  /**
+   * Session encryption key and session log destinations of the account's Session Manager
+   * preferences: the agent needs permissions on them, or sessions fail in such accounts.
+   * @default topology.spec.sessionManager
+   */
+  readonly sessionManager?: SessionManagerOptions;
 }
 
-/** IAM path of every node role; key policies exclude it from the operators' delegation. */
+/** IAM path of every node role; the key policies exclude it from the account's delegations. */
 export const NODE_ROLE_PATH = "/kubeadm-ha/";
 
 /** Key administration for the account (and through it, IAM admins). No cryptographic use. */
@@ -80,13 +96,35 @@ const KEY_ADMIN_ACTIONS = [
   "kms:Update*",
 ];
 
-/**
- * The Session Manager (and Run Command) agent channel, nothing else. AmazonSSMManagedInstanceCore
- * is deliberately not attached: it also grants ssm:GetParameter and ssm:GetParameters on every
- * parameter in the account ("*"), which is why lib/secret-store.ts has KMS enforce each audience.
- * Without Core the IAM layer is scoped too, and KMS remains the guarantee if someone adds Core back.
+/*
+ * The SSM agent's own calls (Systems Manager User Guide, "Reference: ec2messages, ssmmessages, and
+ * other API calls"), nothing else. AmazonSSMManagedInstanceCore is deliberately not attached: it
+ * also grants ssm:GetParameter and ssm:GetParameters on every parameter in the account ("*"),
+ * which is why lib/secret-store.ts has KMS enforce each audience. Without Core the IAM layer is
+ * scoped too, and KMS remains the guarantee if someone adds Core back.
  */
-const SESSION_MANAGER_ACTIONS = ["ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*"];
+/** Session Manager's channels. ssmmessages defines no resource type, so these take "*". */
+export const SESSION_CHANNEL_ACTIONS = [
+  "ssmmessages:CreateControlChannel",
+  "ssmmessages:CreateDataChannel",
+  "ssmmessages:OpenControlChannel",
+  "ssmmessages:OpenDataChannel",
+];
+/** Run Command's message channel (operators' `aws ssm send-command`). ec2messages defines no resource type either. */
+export const RUN_COMMAND_ACTIONS = [
+  "ec2messages:AcknowledgeMessage",
+  "ec2messages:DeleteMessage",
+  "ec2messages:FailMessage",
+  "ec2messages:GetEndpoint",
+  "ec2messages:GetMessages",
+  "ec2messages:SendReply",
+];
+/**
+ * The agent's heartbeat, which registers the node with Systems Manager. Its resource types are
+ * EC2 instances and managed instances, with aws:ResourceTag conditions, so each role may report
+ * only for the instances of its own cluster and role (the Cluster and Role tags every node has).
+ */
+export const HEARTBEAT_ACTION = "ssm:UpdateInstanceInformation";
 /** Exactly what the boot scripts call (get-parameter, put-parameter --overwrite, no tags). */
 const READ_ACTIONS = ["ssm:GetParameter", "ssm:GetParameters"];
 const WRITE_ACTIONS = ["ssm:PutParameter"];
@@ -117,6 +155,7 @@ export class NodeIdentity extends Construct {
     if (new Set(audiences).size !== audiences.length) {
       throw new Error(`${this.node.path}: secretKeys: each audience must appear once: ${audiences.join(", ")}`);
     }
+    const sessionManager = props.sessionManager ?? topology.spec.sessionManager;
     const operatorAudiences = props.operatorAudiences ?? ["control-plane"];
     for (const audience of operatorAudiences) {
       if (!audiences.includes(audience)) {
@@ -134,6 +173,10 @@ export class NodeIdentity extends Construct {
     const account = this.callerIdentity.accountId;
     const parameterArn = (audience: SecretAudience) =>
       `arn:${partition}:ssm:${region}:${account}:parameter${parameterPrefix(stack, audience)}`;
+    const accountRoot = `arn:${partition}:iam::${account}:root`;
+    /** Every kubeadm-ha node role of the account (all stacks), for the account statements' exclusion. */
+    const anyNodeRole = `arn:${partition}:iam::${account}:role${NODE_ROLE_PATH}*`;
+    const roleArn = (role: NodeRole) => `arn:${partition}:iam::${account}:role${NODE_ROLE_PATH}${roleName(stack, region, role)}`;
 
     const assumeRole = new DataAwsIamPolicyDocument(this, "ec2-assume-role", {
       statement: [
@@ -152,7 +195,7 @@ export class NodeIdentity extends Construct {
     for (const role of roleNames) {
       // Fixed names: they are what `aws iam` and CloudTrail show. IAM is global to the account, so
       // the region is part of the name: the same stack name may run in two regions.
-      const iamName = `${stack}-${region}-${role}`;
+      const iamName = roleName(stack, region, role);
       const iamRole = new IamRole(this, `${role}-role`, {
         name: iamName,
         path: NODE_ROLE_PATH,
@@ -168,22 +211,14 @@ export class NodeIdentity extends Construct {
         tags: { Name: `${stack}-${role}`, Role: role },
       });
 
-      const sessionManager = new DataAwsIamPolicyDocument(this, `${role}-session-manager-policy`, {
-        statement: [
-          {
-            sid: "SessionManagerAgent",
-            effect: "Allow",
-            actions: SESSION_MANAGER_ACTIONS,
-            // These actions support no resource-level permissions.
-            resources: ["*"],
-          },
-        ],
+      const agentPolicy = new DataAwsIamPolicyDocument(this, `${role}-session-manager-policy`, {
+        statement: sessionManagerStatements({ partition, region, account, stack, role, options: sessionManager }),
       });
       policies.push(
         new IamRolePolicy(this, `${role}-session-manager`, {
           name: "session-manager",
           role: iamRole.name,
-          policy: sessionManager.json,
+          policy: agentPolicy.json,
         }),
       );
 
@@ -234,18 +269,23 @@ export class NodeIdentity extends Construct {
       // envelope encryption we cannot verify here to carry that context, and a wrong guess would
       // stop the init node from publishing. IAM already confines each role to its audiences' prefixes.
       const conditions = [{ test: "StringEquals", variable: "kms:ViaService", values: [viaSsm] }];
+      // In a key policy, "*" as the resource means this key.
       const statement: DataAwsIamPolicyDocumentStatement[] = [
         {
+          // The account's IAM administers the key (and the root user can always recover it), but
+          // no node role can, whatever IAM policy it is given: CreateGrant or PutKeyPolicy would
+          // let it grant itself Decrypt.
           sid: "AccountAdministersKey",
           effect: "Allow",
-          principals: [{ type: "AWS", identifiers: [`arn:${partition}:iam::${account}:root`] }],
+          principals: [{ type: "AWS", identifiers: [accountRoot] }],
           actions: KEY_ADMIN_ACTIONS,
           resources: ["*"],
+          condition: [{ test: "ArnNotLike", variable: "aws:PrincipalArn", values: [anyNodeRole] }],
         },
         {
           sid: `${sid}ReadersDecryptViaParameterStore`,
           effect: "Allow",
-          principals: [{ type: "AWS", identifiers: readers.map((role) => roles[role]!.arn) }],
+          principals: [{ type: "AWS", identifiers: readers.map(roleArn) }],
           actions: ["kms:Decrypt"],
           resources: ["*"],
           condition: conditions,
@@ -259,20 +299,17 @@ export class NodeIdentity extends Construct {
         statement.push({
           sid: `${sid}OperatorsDecryptViaParameterStore`,
           effect: "Allow",
-          principals: [{ type: "AWS", identifiers: [`arn:${partition}:iam::${account}:root`] }],
+          principals: [{ type: "AWS", identifiers: [accountRoot] }],
           actions: ["kms:Decrypt"],
           resources: ["*"],
-          condition: [
-            ...conditions,
-            { test: "ArnNotLike", variable: "aws:PrincipalArn", values: [`arn:${partition}:iam::${account}:role${NODE_ROLE_PATH}*`] },
-          ],
+          condition: [...conditions, { test: "ArnNotLike", variable: "aws:PrincipalArn", values: [anyNodeRole] }],
         });
       }
       if (writers.length > 0) {
         statement.push({
           sid: `${sid}WritersEncryptViaParameterStore`,
           effect: "Allow",
-          principals: [{ type: "AWS", identifiers: writers.map((role) => roles[role]!.arn) }],
+          principals: [{ type: "AWS", identifiers: writers.map(roleArn) }],
           // Encrypt for standard parameters (<= 4 KB), GenerateDataKey for advanced ones (the boot
           // scripts use Intelligent-Tiering, so admin.conf is advanced); DescribeKey lets
           // Parameter Store resolve the alias the scripts pass as --key-id. None of them decrypts.
@@ -290,6 +327,8 @@ export class NodeIdentity extends Construct {
         tags: { Name: `${stack}-${key.audience}`, Audience: key.audience },
         // Losing a key loses every parameter it encrypted: no ordinary apply may schedule its deletion.
         lifecycle: { preventDestroy: !props.allowDestroy },
+        // The policy names the roles by ARN, not by reference: they must exist before it is set.
+        dependsOn: [...new Set([...readers, ...writers])].map((role) => roles[role]!),
       });
       // The nodes address keys by alias: known at synth time and rendered into their boot scripts.
       aliases[key.audience] = new KmsAlias(this, `${key.audience}-alias`, {
@@ -307,6 +346,88 @@ export class NodeIdentity extends Construct {
     if (!profile) throw new Error(`${this.node.path}: no ${role} instance profile (etcd is stacked)`);
     return profile;
   }
+}
+
+/**
+ * A node role's IAM name (under NODE_ROLE_PATH); fixed, so ARNs can be written before the role
+ * exists. IAM is global to the account: the region keeps the same stack in two regions apart.
+ */
+export function roleName(stack: string, region: string, role: NodeRole): string {
+  return `${stack}-${region}-${role}`;
+}
+
+interface AgentPolicyContext {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+  readonly stack: string;
+  readonly role: NodeRole;
+  readonly options: SessionManagerOptions;
+}
+
+/** The SSM agent's statements for one role, plus what the account's Session Manager preferences need. */
+function sessionManagerStatements(context: AgentPolicyContext): DataAwsIamPolicyDocumentStatement[] {
+  const { partition, region, account, stack, role, options } = context;
+  const statements: DataAwsIamPolicyDocumentStatement[] = [
+    { sid: "SessionManagerChannels", effect: "Allow", actions: SESSION_CHANNEL_ACTIONS, resources: ["*"] },
+    { sid: "RunCommandChannel", effect: "Allow", actions: RUN_COMMAND_ACTIONS, resources: ["*"] },
+    {
+      sid: "HeartbeatForThisClusterAndRole",
+      effect: "Allow",
+      actions: [HEARTBEAT_ACTION],
+      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+      condition: [
+        { test: "StringEquals", variable: "aws:ResourceTag/Cluster", values: [stack] },
+        { test: "StringEquals", variable: "aws:ResourceTag/Role", values: [role] },
+      ],
+    },
+  ];
+  if (options.kmsKeyArn) {
+    statements.push({
+      // Decrypt for the session data channel; GenerateDataKey for the session logs the agent
+      // uploads encrypted (AWS's instance profile examples for encryption and for logging).
+      sid: "SessionEncryptionKey",
+      effect: "Allow",
+      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+      resources: [options.kmsKeyArn],
+    });
+  }
+  const { s3Bucket, s3KeyPrefix, cloudWatchLogGroup } = options.logging;
+  if (s3Bucket) {
+    statements.push(
+      {
+        sid: "SessionLogsToS3",
+        effect: "Allow",
+        actions: ["s3:PutObject"],
+        resources: [`arn:${partition}:s3:::${s3Bucket}/${s3KeyPrefix ? `${s3KeyPrefix}/` : ""}*`],
+      },
+      {
+        // The agent checks the bucket's default encryption when the preferences require it.
+        sid: "SessionLogsBucketEncryption",
+        effect: "Allow",
+        actions: ["s3:GetEncryptionConfiguration"],
+        resources: [`arn:${partition}:s3:::${s3Bucket}`],
+      },
+    );
+  }
+  if (cloudWatchLogGroup) {
+    statements.push(
+      {
+        sid: "SessionLogsToCloudWatch",
+        effect: "Allow",
+        actions: ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+        resources: [`arn:${partition}:logs:${region}:${account}:log-group:${cloudWatchLogGroup}:*`],
+      },
+      {
+        // A list action without resource-level permissions: names and settings of log groups, no log data.
+        sid: "SessionLogsFindLogGroup",
+        effect: "Allow",
+        actions: ["logs:DescribeLogGroups"],
+        resources: ["*"],
+      },
+    );
+  }
+  return statements;
 }
 
 function pascal(text: string): string {

@@ -77,11 +77,18 @@ export const CHANGE_CLASSES: Readonly<Record<SpecFieldPath, FieldChange>> = {
   "cni.plugin": { class: "immutable", how: "switching the pod network under running pods breaks every pod's networking" },
   "nodes.amiId": { class: "rotation", how: ROTATE },
   "nodes.rootVolumeGiB": { class: "rotation", how: ROTATE },
+  "nodes.cpuCredits": { class: "in-place", how: "Terraform changes the credit specification of burstable nodes without stopping them" },
+  "nodes.detailedMonitoring": { class: "in-place", how: "Terraform switches EC2 detailed monitoring on or off without stopping the nodes" },
+  "sessionManager.kmsKeyArn": { class: "in-place", how: "Terraform updates the node roles' policies" },
+  "sessionManager.logging.s3Bucket": { class: "in-place", how: "as sessionManager.kmsKeyArn" },
+  "sessionManager.logging.s3KeyPrefix": { class: "in-place", how: "as sessionManager.kmsKeyArn" },
+  "sessionManager.logging.cloudWatchLogGroup": { class: "in-place", how: "as sessionManager.kmsKeyArn" },
   "state.backend": { class: "in-place", how: "no cloud resource changes: run `terraform init -migrate-state` in the stack folder" },
   "state.bucket": { class: "in-place", how: "as state.backend" },
   "state.key": { class: "in-place", how: "as state.backend" },
   "state.region": { class: "in-place", how: "as state.backend" },
   tags: { class: "in-place", how: "Terraform updates tags in place" },
+  strict: { class: "in-place", how: "synth only: with true, synth refuses the spec while an HA warning stands; no resource changes" },
 };
 
 /** Field paths in table order. */

@@ -21,14 +21,17 @@ export interface RoleGuard {
   readonly replaceOnUserDataChange: boolean;
 }
 
-/** ami, user_data, instance_type, root volume: what a rotation brings to a node. */
-const ROTATED_ATTRIBUTES = ["ami", "user_data", "instance_type", "root_block_device"] as const;
+/**
+ * ami, user_data, instance_type, root volume: what a rotation brings to a node. ebs_optimized
+ * too: the provider changes it by stopping the instance (new and replaced nodes get it).
+ */
+const ROTATED_ATTRIBUTES = ["ami", "user_data", "instance_type", "root_block_device", "ebs_optimized"] as const;
 
 export const ROLE_GUARDS: Readonly<Record<NodeRole, RoleGuard>> = {
   "control-plane": { preventDestroy: true, ignoreChanges: ROTATED_ATTRIBUTES, replaceOnUserDataChange: false },
   etcd: { preventDestroy: true, ignoreChanges: ROTATED_ATTRIBUTES, replaceOnUserDataChange: false },
   worker: { preventDestroy: false, ignoreChanges: ROTATED_ATTRIBUTES, replaceOnUserDataChange: false },
-  "load-balancer": { preventDestroy: false, ignoreChanges: ["ami"], replaceOnUserDataChange: true },
+  "load-balancer": { preventDestroy: false, ignoreChanges: ["ami", "ebs_optimized"], replaceOnUserDataChange: true },
 };
 
 /** Roles whose nodes are etcd members (stacked: control plane; external: etcd). */
