@@ -9,7 +9,7 @@ import { validateSpec } from "../lib/validate";
 import { buildTopology, ClusterNode, NodeRole, Topology } from "../lib/topology";
 import { ClusterStack, ClusterStackProps } from "../lib/cluster-stack";
 import type { CniPort } from "../lib/constructs/security-groups";
-import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../lib/constructs/cluster-nodes";
+import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../lib/terraform-escape";
 import { kmsAlias, parameterPrefix, SecretAudience } from "../lib/secret-store";
 import { HEARTBEAT_ACTION, RUN_COMMAND_ACTIONS, SESSION_CHANNEL_ACTIONS } from "../lib/constructs/node-iam";
 import { ebsOptimizedByDefault, instanceLaunchOptions } from "../lib/ec2";
@@ -301,7 +301,7 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
   test("outputs: endpoint, addresses and instance IDs, nothing secret", () => {
     expect(doc.output.api_endpoint.value).toBe(topology.controlPlaneEndpoint);
     for (const node of topology.nodes) expect(doc.output.private_ips.value[node.role][node.name]).toBe(node.privateIp);
-    const lb = instances.find((i) => i.tags.Name === `${name}-${topology.loadBalancer.name}`);
+    const lb = instances.find((i) => i.tags.Name === `${name}-${topology.loadBalancer!.name}`);
     expect(lb).toBeDefined();
     expect(doc.output.load_balancer_instance_id.value).toMatch(/^\$\{aws_instance\.[^.]*lb-1[^.]*\.id\}$/);
     expect(doc.output.init_node_instance_id.value).toMatch(/^\$\{aws_instance\.[^.]*control-plane-1[^.]*\.id\}$/);

@@ -11,6 +11,7 @@ import { clusterSpecSchema } from "../lib/spec";
 import { CHANGE_CLASSES, classifyChanges, fieldsOfClass, immutableGuardName, SPEC_FIELDS } from "../lib/day2/change-classes";
 import { GuardLift, GuardLiftError, guardLiftEnv, guardLiftsFromEnv } from "../lib/day2/guard-lift";
 import { ROLE_GUARDS } from "../lib/day2/role-guards";
+import { ROLE_PROFILES } from "../lib/roles";
 import { synthesizeClusters } from "../lib/app";
 import { REPO_ROOT, shippedTopology } from "./support/specs";
 
@@ -44,6 +45,12 @@ describe("change classes", () => {
     expect(CHANGE_CLASSES.kubernetesVersion.class).toBe("rotation");
     expect(CHANGE_CLASSES["leaderElection.leaseDuration"].class).toBe("rotation");
     expect(CHANGE_CLASSES["workers.count"].class).toBe("in-place");
+  });
+
+  test("the role guards agree with the role profiles on replacing a node for its user data", () => {
+    for (const role of Object.keys(ROLE_GUARDS) as (keyof typeof ROLE_GUARDS)[]) {
+      expect(ROLE_GUARDS[role].replaceOnUserDataChange).toBe(ROLE_PROFILES[role].replaceOnUserDataChange);
+    }
   });
 
   test("the runbook's table lists every field with its class, as the code does", () => {
@@ -93,6 +100,7 @@ describe("guards in the synthesized stacks", () => {
     expect(data(doc, "immutable_network_vpcCidr").triggers_replace.value).toBe(JSON.stringify(spec.network.vpcCidr));
     expect(data(doc, "immutable_network_availabilityZones").triggers_replace.value).toBe(JSON.stringify(spec.network.availabilityZones));
     expect(data(doc, "membership_controlPlane_count").triggers_replace.value).toBe(String(spec.controlPlane.count));
+    expect(data(doc, "immutable_controlPlaneEndpoint").triggers_replace.value).toBe(JSON.stringify(shippedTopology(stack).controlPlaneEndpoint));
     expect(data(doc, "membership_controlPlane_count").lifecycle).toEqual({ prevent_destroy: true });
     expect(data(doc, "membership_etcd_members") !== undefined).toBe(stack === "external-etcd");
   });

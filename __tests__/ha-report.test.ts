@@ -1,11 +1,14 @@
 /** ha-report.json: what each shipped and edge-case topology survives, as data a pipeline can gate on. */
+import * as fs from "fs";
+import * as path from "path";
 import { buildHaReport, HA_REPORT_SCHEMA_VERSION } from "../lib/ha-report";
 import { analyzeFailures } from "../lib/failure-analysis";
-import { HAPROXY_FAILOVER_TUNING, haproxyWorstCaseMarkDownMs } from "../lib/render/haproxy";
-import { NGINX_FAILOVER_TUNING } from "../lib/render/nginx";
+import { HAPROXY_FAILOVER_TUNING, haproxyWorstCaseMarkDownMs } from "../lib/load-balancers/haproxy";
+import { NGINX_FAILOVER_TUNING } from "../lib/load-balancers/nginx";
 import { renderReviewBundle } from "../lib/review";
 import { renderCluster } from "../lib/app";
-import { inlineTopology, shippedTopology } from "./support/specs";
+import { inlineTopology, REPO_ROOT, shippedTopology } from "./support/specs";
+import { validateSpec } from "../lib/validate";
 
 describe("five-server", () => {
   const report = buildHaReport(shippedTopology("five-server"));
@@ -119,4 +122,14 @@ test("the review bundle carries ha-report.json", () => {
   const topology = shippedTopology("external-etcd");
   const text = renderReviewBundle(topology, renderCluster(topology).nodes).get("ha-report.json");
   expect(text).toBe(`${JSON.stringify(buildHaReport(shippedTopology("external-etcd")), null, 2)}\n`);
+});
+
+test("production: no single point of failure, every zone survived, and strict mode passes", () => {
+  const report = buildHaReport(shippedTopology("production"));
+  expect(report.summary).toMatchObject({ survivesEverySingleNodeFailure: true, survivesEveryZoneFailure: true, singlePointsOfFailure: [], haWarnings: 0 });
+  expect(report.loadBalancer.byFailure.crashed.outOfRotationWithinSeconds).toBe(10);
+  expect(report.loadBalancer.byFailure.frozen.outOfRotationWithinSeconds).toBe(12);
+  const text = fs.readFileSync(path.join(REPO_ROOT, "clusters", "production.yaml"), "utf8");
+  expect(() => validateSpec("clusters/production.yaml", "production", text, { strict: true })).not.toThrow();
+  expect(() => validateSpec("clusters/five-server.yaml", "five-server", text.replace(/kind: nlb/, "kind: haproxy"), { strict: true })).toThrow(/loadBalancer\.kind/);
 });

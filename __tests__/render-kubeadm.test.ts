@@ -93,14 +93,14 @@ describe.each(["five-server", "external-etcd"])("kubeadm config of %s", (stack) 
   test("ClusterConfiguration: endpoint is the load balancer and in certSANs with every control-plane IP", () => {
     const cluster = kind(init, "ClusterConfiguration");
     expectFields(cluster, "ClusterConfiguration");
-    expect(cluster.controlPlaneEndpoint).toBe(`${topology.loadBalancer.privateIp}:6443`);
+    expect(cluster.controlPlaneEndpoint).toBe(`${topology.loadBalancer!.privateIp}:6443`);
     expect(cluster.controlPlaneEndpoint).toBe(topology.controlPlaneEndpoint);
     expect(cluster.kubernetesVersion).toBe("v1.35.0");
     expect(cluster.clusterName).toBe(stack);
     expectFields(cluster.networking, "Networking");
     expect(cluster.networking).toEqual({ dnsDomain: "cluster.local", podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12" });
     expectFields(cluster.apiServer, "APIServer");
-    expect(cluster.apiServer.certSANs).toContain(topology.loadBalancer.privateIp);
+    expect(cluster.apiServer.certSANs).toContain(topology.loadBalancer!.privateIp);
     for (const node of topology.controlPlane) expect(cluster.apiServer.certSANs).toContain(node.privateIp);
   });
 
@@ -232,6 +232,6 @@ test("leader election durations follow the spec", () => {
 
 test("kubeadm config is refused for nodes that do not run kubeadm", () => {
   const topology = shippedTopology("external-etcd");
-  expect(() => renderKubeadmConfig(topology, topology.loadBalancer)).toThrow(/load-balancer/);
+  expect(() => renderKubeadmConfig(topology, topology.loadBalancer!)).toThrow(/load-balancer/);
   expect(() => renderKubeadmConfig(topology, topology.etcdNodes[0])).toThrow(/etcd/);
 });

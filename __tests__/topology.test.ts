@@ -23,7 +23,7 @@ describe("shipped topologies", () => {
 
   test.each(["five-server", "external-etcd"])("%s: endpoint is the load balancer on 6443 and backends are the control plane", (name) => {
     const topology = shippedTopology(name);
-    expect(topology.controlPlaneEndpoint).toBe(`${topology.loadBalancer.privateIp}:6443`);
+    expect(topology.controlPlaneEndpoint).toBe(`${topology.loadBalancer!.privateIp}:6443`);
     expect(topology.apiServerBackends).toEqual(topology.controlPlane.map((n) => `${n.privateIp}:6443`));
     expect(topology.initNode).toBe(topology.controlPlane[0]);
   });

@@ -59,7 +59,7 @@ describe("schema errors name the file, the field, the value and what is accepted
     ["workers: {count: 1.5}", "workers.count: 1.5: expected a whole number"],
     ["workers: {instanceType: big}", 'workers.instanceType: "big": expected an EC2 instance type'],
     ["etcd: {topology: clustered}", 'etcd.topology: "clustered": expected one of "stacked", "external"'],
-    ["loadBalancer: {kind: envoy}", 'loadBalancer.kind: "envoy": expected one of "haproxy", "nginx"'],
+    ["loadBalancer: {kind: envoy}", 'loadBalancer.kind: "envoy": expected one of "haproxy", "nginx", "nlb"'],
     ["kubernetesVersion: 1.35", 'kubernetesVersion: 1.35: expected a string'],
     ["kubernetesVersion: v1.35.0", 'kubernetesVersion: "v1.35.0": expected a full Kubernetes release'],
     ["region: europe", 'region: "europe": expected an AWS region'],

@@ -98,7 +98,7 @@ describe("pins and permissions", () => {
   test("the review job: synth, one line picks the comment body, artifact, comment for same-repo pull requests", () => {
     const steps = workflow("pull-request.yml").jobs.review.steps;
     const body = steps.find((s) => s.name === "Review comment body");
-    expect(body?.run).toBe('npm run --silent review:summary > "$RUNNER_TEMP/review.md"');
+    expect(body?.run).toBe('npm run --silent review -- --base "origin/$BASE_REF" > "$RUNNER_TEMP/review.md"');
     const names = steps.map((s) => s.run ?? s.uses?.split("@")[0] ?? "");
     expect(names.indexOf("npm run synth")).toBeLessThan(names.indexOf(body?.run ?? ""));
     expect(names).toEqual(expect.arrayContaining(["actions/upload-artifact", "actions/github-script"]));

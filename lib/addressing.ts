@@ -8,18 +8,18 @@
  * those instances). Nodes of a role go round-robin over the zones.
  */
 import { format, hostAddress, Ipv4Cidr, subnet } from "./cidr";
-import type { NodeRole } from "./topology";
+import { NodeRole, ROLE_PROFILES } from "./roles";
 
 /** Extra prefix bits between the VPC and each per-zone subnet. */
 export const AZ_SUBNET_SPLIT = 3;
 const PUBLIC_BLOCK_OFFSET = 4;
 
-/** First host number of each role in a zone's private subnet (AWS reserves hosts 0-3 and the last). */
-export const HOST_BLOCKS: Record<NodeRole, number> = {
-  "load-balancer": 10,
-  "control-plane": 20,
-  etcd: 30,
-  worker: 40,
+/** First host number of each role in a zone's private subnet (lib/roles.ts). */
+export const HOST_BLOCKS: Readonly<Record<NodeRole, number>> = {
+  "load-balancer": ROLE_PROFILES["load-balancer"].hostBlock,
+  "control-plane": ROLE_PROFILES["control-plane"].hostBlock,
+  etcd: ROLE_PROFILES.etcd.hostBlock,
+  worker: ROLE_PROFILES.worker.hostBlock,
 };
 
 export interface ZonePlan {

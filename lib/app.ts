@@ -9,11 +9,11 @@ import { loadClusterSpecs } from "./load-specs";
 import { buildTopology, Topology } from "./topology";
 import { renderNodeFiles } from "./render/node-files";
 import { renderUserData } from "./render/user-data";
-import { cniPorts } from "./render/cni";
 import { renderReviewBundle, RenderedNode } from "./review";
+import { securityRulesOf } from "./security-rules";
 import { POLICIES_FILE, renderPolicyReview } from "./review-policies";
 import { ClusterBackend, ClusterStack } from "./cluster-stack";
-import { escapeTerraformTemplate } from "./constructs/cluster-nodes";
+import { escapeTerraformTemplate } from "./terraform-escape";
 import type { ClusterSpec } from "./spec";
 import { GuardLift, GuardLiftError } from "./day2/guard-lift";
 import { nodeConfigDigest } from "./day2/node-digest";
@@ -128,7 +128,6 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
           if (!rendered) throw new Error(`no user-data rendered for ${node.name}`);
           return rendered.userData;
         },
-        cniPorts: cniPorts(topology.spec.cni.plugin),
         backend: backendOf(topology.spec),
         nodeDigests: digests,
         guardLift: lifts.get(topology.stack),
@@ -142,11 +141,12 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
     const asSynthesized = new Map(
       [...nodes].map(([name, node]) => [name, { ...node, userData: escapeTerraformTemplate(node.userData) }]),
     );
-    for (const [relative, content] of renderReviewBundle(topology, asSynthesized)) {
+    // The review shows the security-group rules and the key and role policies exactly as
+    // synthesized, read back from the stack just written.
+    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
+    for (const [relative, content] of renderReviewBundle(topology, asSynthesized, securityRulesOf(stackJson))) {
       bundle.set(path.join(topology.stack, relative), content);
     }
-    // Key and role policies as IAM JSON, read back from the stack just written.
-    const stackJson = JSON.parse(fs.readFileSync(path.join(app.outdir, "stacks", topology.stack, "cdk.tf.json"), "utf8"));
     bundle.set(path.join(topology.stack, POLICIES_FILE), renderPolicyReview(stackJson));
   }
   writeFolder(path.join(app.outdir, "review"), bundle);

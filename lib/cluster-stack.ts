@@ -9,7 +9,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import type { ClusterNode, NodeRole, Topology } from "./topology";
 import { kmsAlias, parameterPrefix, SecretAudience } from "./secret-store";
 import { KubeadmHaCluster } from "./constructs/kubeadm-ha-cluster";
-import type { CniPort } from "./constructs/security-groups";
+import type { CniPort } from "./cni-ports";
 import type { GuardLift } from "./day2/guard-lift";
 
 /** Where Terraform keeps the stack's state. */
@@ -41,8 +41,11 @@ export interface ClusterStackProps {
   readonly topology: Topology;
   /** Each node's user data; see ClusterNodesProps.userData. */
   readonly userData: (node: ClusterNode) => string;
-  /** Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts. */
-  readonly cniPorts: readonly CniPort[];
+  /**
+   * Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts.
+   * @default topology.cniPorts
+   */
+  readonly cniPorts?: readonly CniPort[];
   /** @default { kind: "local" } */
   readonly backend?: ClusterBackend;
   /** Each node's configuration digest; see KubeadmHaClusterProps.nodeDigests. */
@@ -123,14 +126,19 @@ export class ClusterStack extends TerraformStack {
       value: Object.fromEntries(topology.nodes.map((node) => [node.name, instances[node.name].id])),
       description: "EC2 instance ID by node name, the target of `aws ssm start-session`",
     });
-    new TerraformOutput(this, "load_balancer_instance_id", {
-      value: instances[topology.loadBalancer.name].id,
-      description: `EC2 instance ID of ${topology.loadBalancer.name}`,
-    });
+    if (topology.loadBalancer) {
+      new TerraformOutput(this, "load_balancer_instance_id", {
+        value: instances[topology.loadBalancer.name].id,
+        description: `EC2 instance ID of ${topology.loadBalancer.name}`,
+      });
+    }
     new TerraformOutput(this, "init_node_instance_id", {
       value: instances[topology.initNode.name].id,
       description: `EC2 instance ID of ${topology.initNode.name}, which ran kubeadm init (target for SSM commands such as fetching admin.conf)`,
     });
+    for (const [name, [value, description]] of Object.entries(this.cluster.apiLoadBalancer?.outputs ?? {})) {
+      new TerraformOutput(this, name, { value, description });
+    }
     const audiences = Object.keys(this.cluster.identity.kmsKeys).sort() as SecretAudience[];
     new TerraformOutput(this, "parameter_prefixes", {
       value: Object.fromEntries(audiences.map((audience) => [audience, parameterPrefix(stack, audience)])),

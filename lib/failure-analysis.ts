@@ -15,6 +15,30 @@ export interface FailureCase {
   readonly failure: string;
   readonly survives: boolean;
   readonly why: string;
+  /** "node": one node (or the load balancer) fails; "zone": one zone fails; "beyond": more than etcd tolerates, never survived. */
+  readonly scope: "node" | "zone" | "beyond";
+  /** For zone cases: the zone. */
+  readonly zone?: string;
+}
+
+/** The three questions a reviewer asks of an HA cluster, answered from the failure cases. */
+export interface SurvivalSummary {
+  /** Any one node, whatever its role, and the load balancer itself. */
+  readonly anySingleNode: boolean;
+  /** The zone (or zones) the API endpoint runs in: the load-balancer node's, or all of them for an NLB. */
+  readonly loadBalancerZone: boolean;
+  readonly anyOneZone: boolean;
+}
+
+export function survivalSummary(topology: Topology, cases: readonly FailureCase[] = analyzeFailures(topology)): SurvivalSummary {
+  const zones = cases.filter((c) => c.scope === "zone");
+  const lbZone = topology.loadBalancer?.availabilityZone;
+  const lbZones = lbZone === undefined ? zones : zones.filter((c) => c.zone === lbZone);
+  return {
+    anySingleNode: cases.filter((c) => c.scope === "node").every((c) => c.survives),
+    loadBalancerZone: lbZones.every((c) => c.survives),
+    anyOneZone: zones.every((c) => c.survives),
+  };
 }
 
 export function analyzeFailures(topology: Topology): FailureCase[] {
@@ -35,6 +59,7 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
         : !etcdOkAfterControlPlaneLoss
           ? `its stacked etcd member is lost and ${etcd.members.length} members tolerate zero failures: etcd loses quorum, the API fails`
           : `${apiServersLeft} API server${apiServersLeft === 1 ? "" : "s"} stay behind the load balancer; a standby controller-manager and scheduler take the lease`,
+    scope: "node",
   });
   if (!stacked) {
     cases.push({
@@ -42,6 +67,7 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
       failure: "one etcd node",
       survives: etcd.failuresTolerated >= 1,
       why: `quorum is ${etcd.quorum} of ${etcd.members.length}; ${etcd.failuresTolerated} failure${etcd.failuresTolerated === 1 ? "" : "s"} tolerated`,
+      scope: "node",
     });
   }
   cases.push({
@@ -49,18 +75,19 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
     failure: `${etcd.failuresTolerated + 1} etcd member${etcd.failuresTolerated === 0 ? "" : "s"}`,
     survives: false,
     why: `quorum is ${etcd.quorum} of ${etcd.members.length}: writes stop and the API server fails until members return`,
+    scope: "beyond",
   });
   cases.push({
     subject: { kind: "node", role: "load-balancer", nodes: nodesOf("load-balancer") },
-    failure: "the load-balancer node",
-    survives: false,
-    why: "the API endpoint is gone: running pods keep serving, but kubectl, kubelets and controllers cannot reach the API until it is replaced",
+    ...topology.loadBalancerKind.failureCase(topology),
+    scope: "node",
   });
   cases.push({
     subject: { kind: "node", role: "worker", nodes: nodesOf("worker") },
     failure: "one worker node",
     survives: workers.length >= 2,
     why: workers.length >= 2 ? "its pods are rescheduled onto the remaining workers" : "there is no other worker to reschedule pods onto",
+    scope: "node",
   });
   for (const zone of topology.zones) {
     const lost = topology.nodes.filter((node) => node.availabilityZone === zone.name);
@@ -75,7 +102,8 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   const etcdLost = topology.etcd.members.filter((member) => lostNames.has(member.name)).length;
   const apiLeft = topology.controlPlane.filter((node) => !lostNames.has(node.name)).length;
   const reasons: string[] = [];
-  if (lostNames.has(topology.loadBalancer.name)) reasons.push("the load balancer runs there");
+  const loadBalancerLost = topology.loadBalancerKind.lostWithZone(topology, zone);
+  if (loadBalancerLost) reasons.push(loadBalancerLost);
   if (apiLeft === 0) reasons.push("no API server is left");
   if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
   return {
@@ -83,5 +111,7 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
     failure: `availability zone ${zone} (${lost.map((node) => node.name).join(", ")})`,
     survives: reasons.length === 0,
     why: reasons.length === 0 ? "enough API servers, etcd members and the load balancer remain in other zones" : reasons.join("; "),
+    scope: "zone",
+    zone,
   };
 }

@@ -9,8 +9,9 @@ import type { Topology } from "./topology";
 import { analyzeFailures, FailureSubject } from "./failure-analysis";
 import { leaderElectionReport, LeaderElectionReport } from "./leader-election";
 import { specWarnings, WarningCategory } from "./validate";
-import { HAPROXY_FAILOVER_TUNING, haproxyWorstCaseMarkDownMs } from "./render/haproxy";
-import { NGINX_FAILOVER_TUNING } from "./render/nginx";
+import { HAPROXY_FAILOVER_TUNING, haproxyWorstCaseMarkDownMs } from "./load-balancers/haproxy";
+import { NGINX_FAILOVER_TUNING } from "./load-balancers/nginx";
+import { nlbCrashMarkDownSeconds, nlbWorstCaseMarkDownSeconds, NLB_TUNING } from "./load-balancers/nlb";
 
 export const HA_REPORT_FILE = "ha-report.json";
 /** Bumped when a field changes meaning or goes away; new fields keep the version. */
@@ -149,6 +150,19 @@ const LOAD_BALANCER_FAILOVER: { readonly [K in ClusterSpec["loadBalancer"]["kind
           outOfRotationWithinSeconds: null,
           how: "never: NGINX open source has no active health checks, and a connection that is accepted counts as a success; clients sent to it hang until their own timeout",
         },
+      },
+    };
+  },
+  nlb: () => {
+    const checks =
+      `${NLB_TUNING.unhealthyThreshold} failed HTTPS health checks (every ${NLB_TUNING.healthCheckIntervalSeconds} s, ` +
+      `timeout ${NLB_TUNING.healthCheckTimeoutSeconds} s), from the target group's settings; AWS adds its own propagation time`;
+    return {
+      activeHealthChecks: true,
+      byFailure: {
+        crashed: { outOfRotationWithinSeconds: nlbCrashMarkDownSeconds(), how: `${checks}, each refused at once` },
+        blackHoled: { outOfRotationWithinSeconds: nlbWorstCaseMarkDownSeconds(), how: `${checks}, each after the timeout` },
+        frozen: { outOfRotationWithinSeconds: nlbWorstCaseMarkDownSeconds(), how: `${checks}, each after the timeout` },
       },
     };
   },

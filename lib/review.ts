@@ -5,9 +5,11 @@
 import * as path from "path";
 import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
-import { analyzeFailures } from "./failure-analysis";
-import { leaderElectionReport } from "./leader-election";
+import { analyzeFailures, survivalSummary } from "./failure-analysis";
+import { LOAD_BALANCERS } from "./load-balancers/registry";
 import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
+import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
+import type { SecurityRule } from "./security-rules";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];
@@ -26,10 +28,13 @@ export function topologySummary(topology: Topology) {
     controlPlaneEndpoint: topology.controlPlaneEndpoint,
     loadBalancer: {
       kind: spec.loadBalancer.kind,
-      address: topology.loadBalancer.privateIp,
+      address: topology.controlPlaneEndpointHost,
       port: API_SERVER_PORT,
       backends: [...topology.apiServerBackends],
+      /** Seconds from an API server's failure to its leaving rotation, at worst; null: some failures are never detected. */
+      failoverWorstCaseSeconds: topology.loadBalancerKind.failover.worstCaseSeconds ?? null,
     },
+    survives: survivalSummary(topology),
     nodes: topology.nodes.map((node) => ({
       name: node.name,
       role: node.role,
@@ -47,13 +52,21 @@ export function topologySummary(topology: Topology) {
       leaseDuration: spec.leaderElection.leaseDuration,
       renewDeadline: spec.leaderElection.renewDeadline,
       retryPeriod: spec.leaderElection.retryPeriod,
-      worstCaseTakeoverSeconds: leaderElectionReport(spec.leaderElection).worstCaseTakeoverSeconds,
+      worstCaseTakeoverSeconds: topology.leaderElection.worstCaseTakeoverSeconds,
     },
     warnings: [...topology.warnings],
   };
 }
 
-export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): Map<string, string> {
+/**
+ * @param securityRules the stack's security-group rules as synthesized (lib/security-rules.ts);
+ * REVIEW.md draws the traffic between groups from them.
+ */
+export function renderReviewBundle(
+  topology: Topology,
+  rendered: ReadonlyMap<string, RenderedNode>,
+  securityRules: readonly SecurityRule[] = [],
+): Map<string, string> {
   const bundle = new Map<string, string>();
   bundle.set("topology.json", `${JSON.stringify(topologySummary(topology), null, 2)}\n`);
   bundle.set(HA_REPORT_FILE, renderHaReport(topology));
@@ -69,13 +82,16 @@ export function renderReviewBundle(topology: Topology, rendered: ReadonlyMap<str
     }
     bundle.set(`files/${node.name}/${USER_DATA_FILE}`, output.userData);
   }
-  bundle.set("REVIEW.md", renderReviewPage(topology, rendered));
+  bundle.set("REVIEW.md", renderReviewPage(topology, rendered, securityRules));
   return bundle;
 }
 
-function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): string {
+function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>, securityRules: readonly SecurityRule[]): string {
   const { spec } = topology;
-  const election = leaderElectionReport(spec.leaderElection);
+  const election = topology.leaderElection;
+  const failures = analyzeFailures(topology);
+  const survival = survivalSummary(topology, failures);
+  const yesNo = (value: boolean) => (value ? "yes" : "**no**");
   const lines = [
     `# ${topology.stack}`,
     "",
@@ -93,11 +109,34 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
       return `| ${node.name} | ${node.role} | ${node.privateIp} | ${node.availabilityZone} | ${node.instanceType} | ${files} |`;
     }),
     "",
+    "## Diagram",
+    "",
+    "Where the nodes run (zones, roles, the load balancer's backends, etcd members):",
+    "",
+    "```mermaid",
+    renderPlacementDiagram(topology),
+    "```",
+    "",
+    ...(securityRules.length > 0
+      ? [
+          "Traffic the security groups allow (arrow: who may open a connection to whom; from the stack's rules):",
+          "",
+          "```mermaid",
+          renderTrafficDiagram(securityRules),
+          "```",
+          "",
+        ]
+      : []),
     "## What this cluster survives",
     "",
     "| failure | survives | why |",
     "| --- | --- | --- |",
-    ...analyzeFailures(topology).map((c) => `| ${c.failure} | ${c.survives ? "yes" : "**no**"} | ${c.why} |`),
+    ...failures.map((c) => `| ${c.failure} | ${c.survives ? "yes" : "**no**"} | ${c.why} |`),
+    "",
+    `Survives the loss of any single node: ${yesNo(survival.anySingleNode)}; of the load balancer's zone: ${yesNo(survival.loadBalancerZone)}; ` +
+      `of any one zone: ${yesNo(survival.anyOneZone)}.`,
+    "",
+    ...failoverLines(topology),
     "",
     `etcd: quorum ${topology.etcd.quorum} of ${topology.etcd.members.length}, tolerates ${topology.etcd.failuresTolerated} failure(s). ` +
       `Endpoints: ${topology.etcd.endpoints.join(", ")}.`,
@@ -112,4 +151,17 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
     "",
   ];
   return lines.join("\n");
+}
+
+/** The kind's failover figure, and HAProxy's beside it when the cluster uses another kind. */
+function failoverLines(topology: Topology): string[] {
+  const describe = (module: Topology["loadBalancerKind"]) => {
+    const seconds = module.failover.worstCaseSeconds;
+    return seconds === undefined
+      ? `${module.displayName} does not take every dead API server out of rotation (${module.failover.explanation})`
+      : `${module.displayName} takes a dead API server out of rotation within ${seconds} s at worst (${module.failover.explanation})`;
+  };
+  const lines = [`API failover: ${describe(topology.loadBalancerKind)}.`];
+  if (topology.loadBalancerKind.kind !== "haproxy") lines.push("", `For comparison, ${describe(LOAD_BALANCERS.haproxy)}.`);
+  return lines;
 }

@@ -9,6 +9,8 @@
  * worker could fetch a control-plane ciphertext but not decrypt it.
  */
 
+import type { NodeRole } from "./roles";
+
 /** Below the control-plane audience's prefix: the shared PKI files, one parameter per file. */
 export const CONTROL_PLANE_PKI_SUBPATH = "pki";
 
@@ -25,14 +27,14 @@ export interface SecretKeySpec {
   readonly audience: SecretAudience;
   readonly description: string;
   /** Roles that may decrypt. */
-  readonly readers: readonly ("control-plane" | "worker" | "etcd")[];
+  readonly readers: readonly NodeRole[];
   /** Roles that may encrypt (publish). */
-  readonly writers: readonly ("control-plane" | "worker" | "etcd")[];
+  readonly writers: readonly NodeRole[];
   /**
    * Writers confined to some parameters of the audience (paths below its prefix); they may read
    * back only those. Writers not listed here may write the whole audience.
    */
-  readonly confinedWriters?: Partial<Record<"control-plane" | "worker" | "etcd", readonly string[]>>;
+  readonly confinedWriters?: Partial<Record<NodeRole, readonly string[]>>;
 }
 
 export const SECRET_KEYS: readonly SecretKeySpec[] = [

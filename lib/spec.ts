@@ -4,6 +4,7 @@
  * Strict objects make unknown keys (typos) an error.
  */
 import { z } from "zod";
+import { LOAD_BALANCER_KINDS } from "./load-balancers/registry";
 
 export const DEFAULT_KUBERNETES_VERSION = "1.35.0";
 export const DEFAULT_ETCD_VERSION = "3.6.4";
@@ -62,9 +63,11 @@ export const clusterSpecSchema = z
       .prefault({}),
     loadBalancer: z
       .strictObject({
-        kind: z.enum(["haproxy", "nginx"]).default("haproxy")
-          .describe("TCP load balancer in front of the API servers on port 6443."),
-        instanceType: instanceType.default("t3.small"),
+        kind: z.enum(LOAD_BALANCER_KINDS).default("haproxy")
+          .describe("TCP load balancer in front of the API servers on port 6443: haproxy or nginx on one instance, or nlb (an AWS Network Load Balancer across every zone)."),
+        instanceType: instanceType.default("t3.small").describe("haproxy and nginx only: the load-balancer instance."),
+        publicAccessCidrs: z.array(z.string()).min(1).max(20).optional()
+          .describe("nlb only: also an internet-facing NLB for kubectl from these IPv4 CIDRs (default: none; the API is reachable only inside the VPC)."),
       })
       .prefault({}),
     network: z

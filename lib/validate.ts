@@ -11,6 +11,7 @@ import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
 import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
 import { partitionOfRegion } from "./partitions";
+import { loadBalancerKind } from "./load-balancers/registry";
 
 export interface SpecIssue {
   readonly field: string;
@@ -85,6 +86,8 @@ export function validateSpec(file: string, name: string, text: string, options: 
   };
   const rawEtcd = valueAt(raw, ["etcd"]) as { version?: unknown; instanceType?: unknown } | undefined;
   issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
+  const rawLoadBalancer = valueAt(raw, ["loadBalancer"]) as { instanceType?: unknown } | undefined;
+  issues.push(...loadBalancerKind(spec.loadBalancer.kind).specIssues(spec, { instanceType: rawLoadBalancer?.instanceType }));
   issues.push(...securityIssues(spec, input.nodes.cpuCredits !== undefined));
   if (issues.length > 0) throw new SpecError(file, issues);
   const warnings = specWarnings(spec);
@@ -274,7 +277,7 @@ function crossFieldIssues(
  * What a warning is about. "ha" warnings name a way the cluster loses availability (quorum, a single
  * point of failure, slow failover); strict mode refuses them. The others are not about failures.
  */
-export type WarningCategory = "ha" | "workload" | "lifecycle" | "cost";
+export type WarningCategory = "ha" | "workload" | "lifecycle" | "cost" | "security";
 
 /** A legal but fragile choice, tied to the spec field that makes it. */
 export interface SpecWarning extends SpecIssue {
@@ -301,7 +304,8 @@ function instanceTypeFields(spec: ClusterSpec): [string, string][] {
   return [
     ["controlPlane.instanceType", spec.controlPlane.instanceType],
     ["workers.instanceType", spec.workers.instanceType],
-    ["loadBalancer.instanceType", spec.loadBalancer.instanceType],
+    // Only kinds that run on an instance have one (an nlb's instanceType is an error of its own).
+    ...(loadBalancerKind(spec.loadBalancer.kind).runsOnNode ? [["loadBalancer.instanceType", spec.loadBalancer.instanceType] as [string, string]] : []),
     ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
   ];
 }
@@ -366,17 +370,7 @@ export function specWarnings(spec: ClusterSpec): SpecWarning[] {
     warn("ha", "controlPlane.count", 1,
       "controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
   }
-  warn("ha", "loadBalancer.kind", spec.loadBalancer.kind,
-    "loadBalancer: one load-balancer instance is a single point of failure for the API endpoint: " +
-      "running pods keep working, but kubectl, kubelets and controllers lose the API until it is replaced.",
-  );
-  if (spec.loadBalancer.kind === "nginx") {
-    warn("ha", "loadBalancer.kind", "nginx",
-      "loadBalancer: NGINX open source has no active health checks: a crashed or unreachable API server is only skipped " +
-        "after a connection to it fails (max_fails/fail_timeout), and a frozen one (accepts TCP, never answers) is never taken out: " +
-        "connections sent to it hang until the client times out. HAProxy checks /readyz actively.",
-    );
-  }
+  for (const warning of loadBalancerKind(spec.loadBalancer.kind).warnings(spec)) warnings.push(warning);
   if (spec.workers.count === 0) {
     warn("workload", "workers.count", 0,
       "workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Admin access from a workstation without any inbound port: fetches the admin kubeconfig that the
 # init node stored encrypted for the control-plane audience, points it at a local SSM port
-# forward to the load balancer (never at one control-plane node), and opens that forward.
+# forward to the API endpoint (the load balancer, never one control-plane node), and opens that
+# forward: to the load-balancer instance (haproxy, nginx), or through a control-plane node to the
+# NLB's private name (nlb).
 #
 # Usage: scripts/get-kubeconfig.sh STACK [--region REGION] [--out FILE] [--local-port PORT] [--instance-id ID]
 # Needs: AWS CLI v2 with the session-manager-plugin, kubectl, and kms:Decrypt on
@@ -46,23 +48,34 @@ mv -f "$out.part" "$out"
 cluster="$(kubectl --kubeconfig "$out" config view -o jsonpath='{.clusters[0].name}')"
 endpoint="$(kubectl --kubeconfig "$out" config view -o jsonpath='{.clusters[0].cluster.server}')"
 endpoint="${endpoint#https://}"
-lb_ip="${endpoint%:*}"
+lb_host="${endpoint%:*}"
 lb_port="${endpoint##*:}"
-# The API certificate names the load balancer's IP; tls-server-name keeps TLS verification
-# strict while the connection goes through the local end of the tunnel.
+# The API certificate names the endpoint's host; tls-server-name keeps TLS verification strict
+# while the connection goes through the local end of the tunnel.
 kubectl --kubeconfig "$out" config set-cluster "$cluster" \
-  --server "https://127.0.0.1:$local_port" --tls-server-name "$lb_ip" >/dev/null
+  --server "https://127.0.0.1:$local_port" --tls-server-name "$lb_host" >/dev/null
 
+if [[ $lb_host =~ ^[0-9.]+$ ]]; then
+  # haproxy or nginx: forward to the load-balancer instance itself.
+  filter="Name=private-ip-address,Values=$lb_host"
+  document=AWS-StartPortForwardingSession
+  parameters="portNumber=$lb_port,localPortNumber=$local_port"
+else
+  # nlb: the endpoint is a name in the stack's private hosted zone; any running control-plane
+  # node resolves it and forwards to the NLB (so the tunnel does not depend on one master).
+  filter="Name=tag:Role,Values=control-plane"
+  document=AWS-StartPortForwardingSessionToRemoteHost
+  parameters="host=$lb_host,portNumber=$lb_port,localPortNumber=$local_port"
+fi
 if [[ -z $instance_id ]]; then
   instance_id="$(aws --region "$region" ec2 describe-instances \
-    --filters "Name=private-ip-address,Values=$lb_ip" "Name=instance-state-name,Values=running" \
-    --query 'Reservations[].Instances[].InstanceId' --output text)"
+    --filters "$filter" "Name=tag:Cluster,Values=$stack" "Name=instance-state-name,Values=running" \
+    --query 'Reservations[].Instances[0].InstanceId' --output text | awk '{print $1}')"
   [[ $instance_id =~ ^i-[0-9a-f]+$ ]] ||
-    die "expected one running instance with the load balancer's address $lb_ip, found '$instance_id'; pass --instance-id"
+    die "found no running instance to forward through to $lb_host ('$instance_id'); pass --instance-id"
 fi
 
-echo "Wrote $out (server https://127.0.0.1:$local_port = the load balancer $lb_ip:$lb_port)." >&2
+echo "Wrote $out (server https://127.0.0.1:$local_port = the API endpoint $lb_host:$lb_port, via $instance_id)." >&2
 echo "Keep this running and, in another shell: export KUBECONFIG=$out; kubectl get nodes" >&2
 exec aws --region "$region" ssm start-session --target "$instance_id" \
-  --document-name AWS-StartPortForwardingSession \
-  --parameters "portNumber=$lb_port,localPortNumber=$local_port"
+  --document-name "$document" --parameters "$parameters"

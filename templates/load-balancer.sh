@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The API load balancer: installs HAProxy or NGINX (with the stream module) and starts it with the
-# rendered configuration, but only after the program itself has validated that configuration.
+# The API load balancer: installs the packages of the spec's kind (lib/load-balancers/) and starts
+# its service with the rendered configuration, but only after the program itself has validated
+# that configuration. The kind's packages, check command and service come from cluster.env, so a
+# new kind needs no change here.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "${KUBEADM_HA_ROOT:-}/usr/local/lib/kubeadm-ha/common.sh"
 SCRIPT=load-balancer
 config="$ROOT$LB_CONFIG"
-case $LB_KIND in
-  haproxy) packages=(haproxy) check=(haproxy -c -q -f "$config") ;;
-  nginx) packages=(nginx libnginx-mod-stream) check=(nginx -t -q -c "$config") ;;
-  *) die "unknown load balancer kind '$LB_KIND'" ;;
-esac
-service=$LB_KIND
+read -ra packages <<<"$LB_PACKAGES"
+read -ra check <<<"$LB_CONFIG_CHECK"
+check+=("$config")
+service=$LB_SERVICE
+[[ ${#packages[@]} -gt 0 && ${#check[@]} -gt 1 && -n $service ]] || die "cluster.env lacks LB_PACKAGES, LB_CONFIG_CHECK or LB_SERVICE"
 
 if [[ ! -f $STATE_DIR/load-balancer-installed ]]; then
   log "installing ${packages[*]}"

@@ -12,14 +12,14 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import { spawnSync } from "child_process";
 import { API_SERVER_PORT, Topology } from "../../lib/topology";
-import { renderLoadBalancerFiles } from "../../lib/render/load-balancer";
+import { renderLoadBalancerFiles } from "../../lib/load-balancers/registry";
 import {
   HAPROXY_BACKEND_NAME,
   HAPROXY_FAILOVER_TUNING,
   HAPROXY_STATS_SOCKET,
   haproxyWorstCaseMarkDownMs,
-} from "../../lib/render/haproxy";
-import { NGINX_FAILOVER_TUNING, NGINX_STREAM_MODULE } from "../../lib/render/nginx";
+} from "../../lib/load-balancers/haproxy";
+import { NGINX_FAILOVER_TUNING, NGINX_STREAM_MODULE } from "../../lib/load-balancers/nginx";
 import { inlineTopology, REPO_ROOT } from "../support/specs";
 import {
   applyRewrites,

@@ -5,7 +5,7 @@ import { validateSpec } from "../../lib/validate";
 import { buildTopology, Topology } from "../../lib/topology";
 
 export const REPO_ROOT = path.join(__dirname, "..", "..");
-export const SHIPPED_CLUSTERS = ["five-server", "external-etcd"] as const;
+export const SHIPPED_CLUSTERS = ["five-server", "external-etcd", "production"] as const;
 
 export function shippedTopology(name: string): Topology {
   const file = path.join(REPO_ROOT, "clusters", `${name}.yaml`);

@@ -29,6 +29,8 @@ import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES, instanceLaunchOptions } from "../ec2";
 import { PARTITIONS, partitionOfRegion } from "../partitions";
+import { escapeTerraformTemplate } from "../terraform-escape";
+import { ROLE_PROFILES } from "../roles";
 import { ROLE_GUARDS } from "../day2/role-guards";
 
 /** Canonical's account in the commercial partition; lib/partitions.ts has the others. */
@@ -158,7 +160,7 @@ export class ClusterNodes extends Construct {
           tags: { Name: name, Role: node.role, Cluster: stack },
         },
         userData: escapeTerraformTemplate(userData.get(node.name)!),
-        userDataReplaceOnChange: guard.replaceOnUserDataChange,
+        userDataReplaceOnChange: ROLE_PROFILES[node.role].replaceOnUserDataChange,
         // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
         // between node addresses, so every ENI only sends and receives its own IP and the check
         // can stay on. Only unencapsulated routing (BGP, host-gw, CrossSubnet) would need it off.
@@ -175,17 +177,3 @@ export class ClusterNodes extends Construct {
   }
 }
 
-/**
- * Terraform reads every JSON string as a template, so a shell's `${VAR}` or a `%{` would be
- * evaluated (and fail) at plan time. Doubling the marker is Terraform's escape; the instance then
- * receives exactly `text`. (cdktf's Fn.rawString is not used: it leaves `%{` alone and adds
- * backslashes before quotes, which JSON templates keep literally.)
- */
-export function escapeTerraformTemplate(text: string): string {
-  return text.replace(/([$%])\{/g, "$1$1{");
-}
-
-/** The inverse of escapeTerraformTemplate: what Terraform makes of the synthesized string. */
-export function unescapeTerraformTemplate(text: string): string {
-  return text.replace(/([$%])\1\{/g, "$1{");
-}

@@ -4,6 +4,8 @@
  * - `terraform_data.immutable_<field>` per immutable spec field: the value is its replacement
  *   trigger and prevent_destroy forbids the replacement, so changing e.g. network.vpcCidr fails
  *   the plan with an error naming terraform_data.immutable_network_vpcCidr.
+ * - `terraform_data.immutable_controlPlaneEndpoint`: the API endpoint (a load-balancer kind change
+ *   between a node kind and nlb moves it).
  * - `terraform_data.membership_controlPlane_count` (and `membership_etcd_members` with external
  *   etcd): the same for the number of etcd-holding nodes, which only `npm run rotate` changes, one
  *   member at a time (it lifts the guard for each step).
@@ -32,6 +34,8 @@ export interface Day2GuardsProps {
   readonly lift?: GuardLift;
 }
 
+export const CONTROL_PLANE_ENDPOINT_GUARD = "immutable_controlPlaneEndpoint";
+
 export const MEMBERSHIP_GUARDS = {
   "control-plane": "membership_controlPlane_count",
   etcd: "membership_etcd_members",
@@ -59,6 +63,8 @@ export class Day2Guards extends Construct {
       guards[name] = resource;
     };
     for (const field of fieldsOfClass("immutable")) guard(immutableGuardName(field), fieldValue(topology.spec, field), allowDestroy);
+    // Derived, not a field: kubeadm's controlPlaneEndpoint, named by every certificate and kubeconfig.
+    guard(CONTROL_PLANE_ENDPOINT_GUARD, topology.controlPlaneEndpoint, allowDestroy);
     const scaled = (role: "control-plane" | "etcd") => allowDestroy || lift?.scale?.role === role;
     guard(MEMBERSHIP_GUARDS["control-plane"], topology.controlPlane.length, scaled("control-plane"));
     if (topology.etcd.topology === "external") guard(MEMBERSHIP_GUARDS.etcd, topology.etcdNodes.length, scaled("etcd"));

@@ -6,21 +6,38 @@
 import { Construct } from "constructs";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ClusterNetwork } from "./network";
-import { ClusterSecurityGroups, CniPort } from "./security-groups";
+import { ClusterSecurityGroups } from "./security-groups";
+import type { CniPort } from "../cni-ports";
 import { NodeIdentity } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
 import { Day2Guards } from "./day2-guards";
 import type { GuardLift } from "../day2/guard-lift";
 import { nodeConfigDigest } from "../day2/node-digest";
+import { ApiNetworkLoadBalancer, ApiNetworkLoadBalancerProps, ManagedApiLoadBalancer } from "./api-network-load-balancer";
+import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
 
-export type { CniPort } from "./security-groups";
+/**
+ * The construct of each load-balancer kind AWS runs. Keyed by the registry's managed kinds, so a
+ * new managed kind without its construct fails type checking; node kinds need none (their node is
+ * an ordinary cluster node).
+ */
+const MANAGED_LOAD_BALANCERS: {
+  readonly [K in ManagedLoadBalancerKindName]: (scope: Construct, id: string, props: ApiNetworkLoadBalancerProps) => ManagedApiLoadBalancer;
+} = {
+  nlb: (scope, id, props) => new ApiNetworkLoadBalancer(scope, id, props),
+};
+
+export type { CniPort } from "../cni-ports";
 
 export interface KubeadmHaClusterProps {
   readonly topology: Topology;
   /** Each node's user data, rendered by the caller; see ClusterNodesProps.userData. */
   readonly userData: (node: ClusterNode) => string;
-  /** Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts. */
-  readonly cniPorts: readonly CniPort[];
+  /**
+   * Ports the CNI needs between Kubernetes nodes; see ClusterSecurityGroupsProps.cniPorts.
+   * @default topology.cniPorts
+   */
+  readonly cniPorts?: readonly CniPort[];
   /**
    * Each node's configuration digest (lib/day2/node-digest.ts), recorded for `npm run outdated`.
    * @default - the digest of userData(node)
@@ -36,6 +53,8 @@ export class KubeadmHaCluster extends Construct {
   public readonly identity: NodeIdentity;
   public readonly nodes: ClusterNodes;
   public readonly day2: Day2Guards;
+  /** The API load balancer when AWS runs it (loadBalancer.kind nlb); otherwise it is a node in `nodes`. */
+  public readonly apiLoadBalancer?: ManagedApiLoadBalancer;
 
   constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
     super(scope, id);
@@ -49,6 +68,17 @@ export class KubeadmHaCluster extends Construct {
     });
     const lift = props.guardLift;
     this.identity = new NodeIdentity(this, "identity", { topology, allowDestroy: lift?.allowDestroy });
+    const kind = topology.loadBalancerKind;
+    if (!kind.runsOnNode) {
+      this.apiLoadBalancer = MANAGED_LOAD_BALANCERS[kind.kind as ManagedLoadBalancerKindName](this, "api-load-balancer", {
+        topology,
+        vpcId: this.network.vpc.id,
+        privateSubnetIds: this.network.privateSubnets.map((subnet) => subnet.id),
+        publicSubnetIds: this.network.publicSubnets.map((subnet) => subnet.id),
+        securityGroupId: this.securityGroups.loadBalancer.id,
+        controlPlaneSecurityGroupId: this.securityGroups.controlPlane.id,
+      });
+    }
 
     const roles = [...new Set(topology.nodes.map((node) => node.role))];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};
@@ -73,8 +103,12 @@ export class KubeadmHaCluster extends Construct {
         ...this.securityGroups.egressRules,
         ...this.identity.rolePolicies,
         ...Object.values(this.identity.kmsAliases),
+        ...(this.apiLoadBalancer?.bootDependencies ?? []),
       ],
     });
+    this.apiLoadBalancer?.registerControlPlane(
+      Object.fromEntries(topology.controlPlane.map((node) => [node.name, this.nodes.instances[node.name].id])),
+    );
     this.day2 = new Day2Guards(this, "day2", {
       topology,
       instances: this.nodes.instances,

@@ -34,6 +34,7 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { kmsAlias, parameterPrefix, SECRET_KEYS, SecretAudience, SecretKeySpec } from "../secret-store";
 import type { NodeRole, Topology } from "../topology";
+import { provisionedRoles } from "../roles";
 import type { ClusterSpec } from "../spec";
 
 /** Session Manager preferences the account enforces; see docs/security.md. */
@@ -163,9 +164,8 @@ export class NodeIdentity extends Construct {
       }
     }
 
-    const roleNames: NodeRole[] = ["load-balancer", "control-plane", "worker"];
     // Workers get a role even with workers.count 0, so adding workers later changes no IAM or KMS.
-    if (topology.etcd.topology === "external") roleNames.push("etcd");
+    const roleNames = provisionedRoles(topology, "instanceProfile");
 
     this.callerIdentity = new DataAwsCallerIdentity(this, "caller-identity", {});
     this.partition = new DataAwsPartition(this, "partition", {});

@@ -27,15 +27,12 @@ import { Construct } from "constructs";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { API_SERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, NodeRole, Topology } from "../topology";
+import type { NodeRole, Topology } from "../topology";
+import { API_SERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, KUBELET_PORT } from "../ports";
+import type { CniPort } from "../cni-ports";
+import { kubernetesRoles, provisionedRoles, ROLE_PROFILES } from "../roles";
 
-/** A port the pod network needs open between all Kubernetes nodes. */
-export interface CniPort {
-  readonly protocol: "tcp" | "udp";
-  readonly port: number;
-  /** Why the port is open; lands in the rule's description. */
-  readonly description: string;
-}
+export type { CniPort } from "../cni-ports";
 
 export interface ClusterSecurityGroupsProps {
   /** Stack name and whether etcd is external (which adds the etcd group). */
@@ -43,14 +40,14 @@ export interface ClusterSecurityGroupsProps {
   readonly vpcId: string;
   /**
    * Ports the CNI needs between all Kubernetes nodes, e.g. calico VXLAN 4789/udp and Typha
-   * 5473/tcp, or flannel VXLAN 8472/udp. No default: the stack knows which plugin it installs.
+   * 5473/tcp, or flannel VXLAN 8472/udp.
+   * @default topology.cniPorts
    */
-  readonly cniPorts: readonly CniPort[];
+  readonly cniPorts?: readonly CniPort[];
 }
 
-const KUBELET_PORT = 10250;
 /** Kubernetes nodes: they run the kubelet and the CNI. */
-const KUBERNETES_ROLES = ["control-plane", "worker"] as const;
+const KUBERNETES_ROLES = kubernetesRoles();
 /** EC2 security group rule descriptions: at most 255 characters from a restricted set. */
 const DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{1,255}$/;
 
@@ -66,7 +63,8 @@ export class ClusterSecurityGroups extends Construct {
   constructor(scope: Construct, id: string, props: ClusterSecurityGroupsProps) {
     super(scope, id);
     const { topology } = props;
-    validateCniPorts(this.node.path, props.cniPorts);
+    const cniPorts = props.cniPorts ?? topology.cniPorts;
+    validateCniPorts(this.node.path, cniPorts);
     const stack = topology.stack;
     const external = topology.etcd.topology === "external";
 
@@ -82,10 +80,14 @@ export class ClusterSecurityGroups extends Construct {
         tags: { Name: `${stack}-${role}` },
         lifecycle: { createBeforeDestroy: true },
       });
-    this.loadBalancer = group("load-balancer", `kubeadm-ha ${stack}: Kubernetes API load balancer`);
-    this.controlPlane = group("control-plane", `kubeadm-ha ${stack}: Kubernetes control-plane nodes`);
-    this.worker = group("worker", `kubeadm-ha ${stack}: Kubernetes worker nodes`);
-    if (external) this.etcd = group("etcd", `kubeadm-ha ${stack}: external etcd members`);
+    const groups: Partial<Record<NodeRole, SecurityGroup>> = {};
+    for (const role of provisionedRoles(topology, "securityGroup")) {
+      groups[role] = group(role, `kubeadm-ha ${stack}: ${ROLE_PROFILES[role].description}`);
+    }
+    this.loadBalancer = groups["load-balancer"]!;
+    this.controlPlane = groups["control-plane"]!;
+    this.worker = groups.worker!;
+    this.etcd = groups.etcd;
 
     const ingress: VpcSecurityGroupIngressRule[] = [];
     // The construct ID spells out the rule, so it stays stable as long as the rule means the same.
@@ -124,7 +126,7 @@ export class ClusterSecurityGroups extends Construct {
       allow("control-plane", "control-plane", "tcp", [ETCD_CLIENT_PORT, ETCD_PEER_PORT], "etcd",
         "stacked etcd client and peer traffic between control-plane nodes");
     }
-    for (const cni of props.cniPorts) {
+    for (const cni of cniPorts) {
       for (const to of KUBERNETES_ROLES) {
         for (const from of KUBERNETES_ROLES) {
           allow(to, from, cni.protocol, [cni.port, cni.port], `cni-${cni.protocol}-${cni.port}`, `CNI: ${cni.description}`);
@@ -133,8 +135,7 @@ export class ClusterSecurityGroups extends Construct {
     }
     this.ingressRules = ingress;
 
-    const roles: NodeRole[] = ["load-balancer", "control-plane", "worker", ...(external ? (["etcd"] as const) : [])];
-    this.egressRules = roles.map(
+    this.egressRules = provisionedRoles(topology, "securityGroup").map(
       (role) =>
         new VpcSecurityGroupEgressRule(this, `${role}-egress-all`, {
           securityGroupId: this.group(role).id,

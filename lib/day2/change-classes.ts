@@ -57,8 +57,9 @@ export const CHANGE_CLASSES: Readonly<Record<SpecFieldPath, FieldChange>> = {
   "etcd.version": { class: "rotation", how: `${ROTATE}: a replaced member runs the new release (move one minor at a time)` },
   "loadBalancer.kind": {
     class: "in-place",
-    how: "Terraform replaces the load balancer node (stateless): the API endpoint is down until it has booted",
+    how: "between node kinds (haproxy, nginx) Terraform replaces the load balancer node (stateless): the API endpoint is down until it has booted; to or from nlb the endpoint every certificate and kubeconfig names changes, which terraform_data.immutable_controlPlaneEndpoint refuses",
   },
+  "loadBalancer.publicAccessCidrs": { class: "in-place", how: "Terraform updates the load balancer's security group rules" },
   "loadBalancer.instanceType": {
     class: "in-place",
     how: "Terraform stops and starts the load balancer node: the API endpoint is down meanwhile",

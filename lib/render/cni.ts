@@ -1,6 +1,6 @@
 /**
  * The pod network: which pinned upstream manifests the init node applies, the cluster-specific
- * resource that sets the spec's pod CIDR, and the node-to-node ports the plugin needs.
+ * resource that sets the spec's pod CIDR (the node-to-node ports are in lib/cni-ports.ts).
  *
  * Both plugins encapsulate pod traffic in VXLAN between nodes. Unencapsulated pod IPs would be
  * dropped by EC2's source/destination check, and VXLAN needs no BGP port (179) between nodes.
@@ -8,8 +8,9 @@
 import { stringify } from "yaml";
 import type { NodeFile } from "../node-file";
 import type { Topology } from "../topology";
+import type { CniPlugin } from "../cni-ports";
 
-export type CniPlugin = "calico" | "flannel";
+export type { CniPlugin } from "../cni-ports";
 
 /** Pinned releases: upgrading the pod network is a reviewed change of these lines. */
 export const CALICO_VERSION = "v3.31.3";
@@ -17,25 +18,6 @@ export const FLANNEL_VERSION = "v0.27.4";
 
 /** Applied by the init node after `kubeadm init`, before CNI_RESOURCE_PATH. */
 export const CNI_RESOURCE_PATH = "/etc/kubeadm-ha/cni/pod-network.yaml";
-
-export interface CniPort {
-  readonly protocol: "tcp" | "udp";
-  readonly port: number;
-  readonly description: string;
-}
-
-/** Ports the plugin needs open between all Kubernetes nodes, and nothing else. */
-export function cniPorts(plugin: CniPlugin): CniPort[] {
-  switch (plugin) {
-    case "calico":
-      return [
-        { protocol: "udp", port: 4789, description: "Calico VXLAN pod traffic between nodes" },
-        { protocol: "tcp", port: 5473, description: "Calico Typha, felix to typha" },
-      ];
-    case "flannel":
-      return [{ protocol: "udp", port: 8472, description: "flannel VXLAN pod traffic between nodes" }];
-  }
-}
 
 /**
  * Upstream manifests in apply order. Calico: the operator's CRDs, then the operator, which turns

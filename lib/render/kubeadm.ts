@@ -82,7 +82,7 @@ export function kubeadmDocuments(topology: Topology, node: ClusterNode): Kubeadm
   if (node.role !== "control-plane" && node.role !== "worker") {
     throw new Error(`kubeadm: ${node.name} is a ${node.role} node; only control-plane and worker nodes run kubeadm`);
   }
-  if (node.name === topology.initNode.name) {
+  if (node.bootstrap === "init") {
     return [initConfiguration(node), clusterConfiguration(topology), kubeletConfiguration()];
   }
   return [joinConfiguration(node)];
@@ -126,8 +126,8 @@ export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): 
  * The init node's control-plane JoinConfiguration: what any other control-plane node gets, with
  * this node's name and address. Used only when the init node is replaced while the cluster runs.
  */
-export function initNodeJoinDocuments(topology: Topology, node: ClusterNode): KubeadmDocument[] {
-  if (node.name !== topology.initNode.name) throw new Error(`kubeadm: ${node.name} is not the init node`);
+export function initNodeJoinDocuments(_topology: Topology, node: ClusterNode): KubeadmDocument[] {
+  if (node.bootstrap !== "init" || node.role !== "control-plane") throw new Error(`kubeadm: ${node.name} is not the init node`);
   return [joinConfiguration(node)];
 }
 
@@ -170,7 +170,6 @@ function leaderElectionArgs(topology: Topology): KubeadmArg[] {
 }
 
 function clusterConfiguration(topology: Topology): KubeadmDocument {
-  const loadBalancerIp = topology.loadBalancer.privateIp;
   // One list for both: rendered once, then referenced (see renderDocuments).
   const leaderElection = leaderElectionArgs(topology);
   const etcd =
@@ -194,7 +193,7 @@ function clusterConfiguration(topology: Topology): KubeadmDocument {
     apiServer: {
       // One certificate is valid behind the load balancer and on every node directly; kubeadm
       // adds the local advertise address itself, the full list keeps all nodes' certs identical.
-      certSANs: [loadBalancerIp, ...topology.controlPlane.map((node) => node.privateIp)],
+      certSANs: [topology.controlPlaneEndpointHost, ...topology.controlPlane.map((node) => node.privateIp)],
     },
     controllerManager: { extraArgs: leaderElection },
     scheduler: { extraArgs: leaderElection },

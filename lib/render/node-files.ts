@@ -1,40 +1,29 @@
 /**
- * Every file a node receives through cloud-init write_files: its configuration (kubeadm, load
- * balancer, etcd, pod network), the boot scripts its role runs, and /etc/kubeadm-ha/cluster.env,
- * the non-secret facts those scripts read. Nothing here is secret: secrets are created at boot
- * and travel only through the parameter store.
+ * Every file a node receives through cloud-init write_files: /etc/kubeadm-ha/cluster.env (the
+ * non-secret facts its scripts read, ./cluster-env.ts), the boot scripts of its role
+ * (lib/roles.ts) as installed, and the role's configuration (kubeadm, load balancer, etcd, pod
+ * network). Nothing here is secret: secrets are created at boot and travel only through the
+ * parameter store.
  */
 import * as fs from "fs";
 import * as path from "path";
 import type { NodeFile } from "../node-file";
-import type { ClusterNode, Topology } from "../topology";
-import { CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
-import { renderLoadBalancerFiles } from "./load-balancer";
+import type { ClusterNode, NodeRole, Topology } from "../topology";
+import { ROLE_PROFILES } from "../roles";
+import { renderLoadBalancerFiles } from "../load-balancers/registry";
 import { EtcdInitialClusterState, renderEtcdMemberFiles } from "./etcd";
-import {
-  DISCOVERY_KUBECONFIG_PATH,
-  KUBEADM_CONFIG_PATH,
-  KUBEADM_JOIN_CONFIG_PATH,
-  pkiFilesFromEtcd,
-  pkiFilesFromInitNode,
-  renderInitNodeJoinConfigFile,
-  renderKubeadmConfigFile,
-} from "./kubeadm";
-import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH, renderCniFiles } from "./cni";
+import { renderInitNodeJoinConfigFile } from "./kubeadm";
+import { renderCniFiles } from "./cni";
+import { CLUSTER_ENV_PATH, renderClusterEnv } from "./cluster-env";
+import { joinTokenTimerFiles } from "./join-token-timer";
+import { kubernetesNodeFiles } from "./kubernetes-node";
 
-export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
+export { CLUSTER_ENV_PATH, clusterEnv } from "./cluster-env";
+export { JOIN_TOKEN_REFRESH_AFTER_SECONDS, JOIN_TOKEN_TTL, JOIN_TOKEN_UNIT } from "./join-token-timer";
+
 /** Where the boot scripts live on a node; the user-data runs BOOT_ENTRY_PATH. */
 export const SCRIPT_DIR = "/usr/local/lib/kubeadm-ha";
 export const BOOT_ENTRY_PATH = `${SCRIPT_DIR}/boot.sh`;
-export const JOIN_TOKEN_UNIT = "kubeadm-ha-join-token";
-
-/**
- * Join tokens live 24 h and are replaced once older than 6 h; the timer checks hourly with up to
- * 10 min of random delay, so a node that boots at any time finds a token with at least about
- * 16 h 50 min left (24 h - 6 h - 1 h - 10 min) while any control-plane node is up.
- */
-export const JOIN_TOKEN_TTL = "24h";
-export const JOIN_TOKEN_REFRESH_AFTER_SECONDS = 6 * 3600;
 
 const TEMPLATE_DIR = path.join(__dirname, "..", "..", "templates");
 const templateCache = new Map<string, string>();
@@ -88,20 +77,29 @@ function script(name: string): NodeFile {
 }
 
 /** The scripts boot.sh runs, in order. */
-export function bootScripts(topology: Topology, node: ClusterNode): string[] {
-  switch (node.role) {
-    case "load-balancer":
-      return ["load-balancer.sh"];
-    case "etcd":
-      return ["etcd-node.sh"];
-    case "control-plane":
-      return node.name === topology.initNode.name
-        ? ["install-kubernetes.sh", "init-control-plane.sh"]
-        : ["install-kubernetes.sh", "join-node.sh"];
-    case "worker":
-      return ["install-kubernetes.sh", "join-node.sh"];
-  }
+export function bootScripts(node: ClusterNode): string[] {
+  return [...ROLE_PROFILES[node.role].bootScripts[node.bootstrap]];
 }
+
+/** Each role's own files, after cluster.env and the boot scripts; a new role adds its entry here. */
+const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode, etcdClusterState: EtcdInitialClusterState) => NodeFile[]>> = {
+  "load-balancer": (topology) => renderLoadBalancerFiles(topology),
+  etcd: (topology, node, etcdClusterState) => [script("etcd-pki.sh"), ...renderEtcdMemberFiles(topology, node, etcdClusterState)],
+  "control-plane": (topology, node) => {
+    const files = [
+      ...kubernetesNodeFiles(topology, node),
+      script("refresh-join-token.sh"),
+      ...joinTokenTimerFiles(`${SCRIPT_DIR}/refresh-join-token.sh`),
+    ];
+    // The init node also carries what a control-plane join needs: a replacement of it joins the
+    // running cluster instead of initialising a second one (init-control-plane.sh).
+    if (node.bootstrap === "init") {
+      files.push(...renderCniFiles(topology), script("join-node.sh"), renderInitNodeJoinConfigFile(topology, node));
+    }
+    return files;
+  },
+  worker: (topology, node) => kubernetesNodeFiles(topology, node),
+};
 
 /** etcdClusterState: "existing" renders an external etcd node that joins the running cluster. */
 export function renderNodeFiles(topology: Topology, node: ClusterNode, etcdClusterState: EtcdInitialClusterState = "new"): NodeFile[] {
@@ -109,166 +107,11 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode, etcdClust
     { path: CLUSTER_ENV_PATH, content: renderClusterEnv(topology, node), permissions: "0644" },
     script("common.sh"),
     script("boot.sh"),
-    ...bootScripts(topology, node).map(script),
+    ...bootScripts(node).map(script),
+    ...ROLE_FILES[node.role](topology, node, etcdClusterState),
   ];
-  switch (node.role) {
-    case "load-balancer":
-      files.push(...renderLoadBalancerFiles(topology));
-      break;
-    case "etcd":
-      files.push(script("etcd-pki.sh"), ...renderEtcdMemberFiles(topology, node, etcdClusterState));
-      break;
-    case "control-plane":
-      files.push(...kubernetesNodeFiles(topology, node), script("refresh-join-token.sh"), ...joinTokenTimerFiles());
-      // The init node also carries what a control-plane join needs: a replacement of it joins the
-      // running cluster instead of initialising a second one (init-control-plane.sh).
-      if (node.name === topology.initNode.name) {
-        files.push(...renderCniFiles(topology), script("join-node.sh"), renderInitNodeJoinConfigFile(topology, node));
-      }
-      break;
-    case "worker":
-      files.push(...kubernetesNodeFiles(topology, node));
-      break;
-  }
   assertUniqueBaseNames(node, files);
   return files;
-}
-
-function kubernetesNodeFiles(topology: Topology, node: ClusterNode): NodeFile[] {
-  return [
-    renderKubeadmConfigFile(topology, node),
-    // Container networking needs overlayfs for images and bridged traffic visible to iptables.
-    { path: "/etc/modules-load.d/kubeadm-ha.conf", content: "overlay\nbr_netfilter\n", permissions: "0644" },
-    {
-      path: "/etc/sysctl.d/99-kubeadm-ha.conf",
-      content: "net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n",
-      permissions: "0644",
-    },
-  ];
-}
-
-function joinTokenTimerFiles(): NodeFile[] {
-  const service = [
-    "[Unit]",
-    "Description=kubeadm-ha: refresh the published join token",
-    // Only a node that is part of the control plane can create tokens.
-    "ConditionPathExists=/etc/kubernetes/admin.conf",
-    "",
-    "[Service]",
-    "Type=oneshot",
-    `ExecStart=/bin/bash ${SCRIPT_DIR}/refresh-join-token.sh`,
-    "",
-  ].join("\n");
-  const timer = [
-    "[Unit]",
-    "Description=kubeadm-ha: hourly join token check",
-    "",
-    "[Timer]",
-    "OnBootSec=15min",
-    "OnUnitActiveSec=1h",
-    // Spreads the control-plane nodes apart so they rarely refresh at the same moment.
-    "RandomizedDelaySec=10min",
-    "",
-    "[Install]",
-    "WantedBy=timers.target",
-    "",
-  ].join("\n");
-  return [
-    { path: `/etc/systemd/system/${JOIN_TOKEN_UNIT}.service`, content: service, permissions: "0644" },
-    { path: `/etc/systemd/system/${JOIN_TOKEN_UNIT}.timer`, content: timer, permissions: "0644" },
-  ];
-}
-
-function loadBalancerConfigPath(topology: Topology): string {
-  const wanted = topology.spec.loadBalancer.kind === "haproxy" ? "haproxy.cfg" : "nginx.conf";
-  const file = renderLoadBalancerFiles(topology).find((candidate) => path.posix.basename(candidate.path) === wanted);
-  if (!file) throw new Error(`node-files: renderLoadBalancerFiles gave no ${wanted} for stack ${topology.stack}`);
-  return file.path;
-}
-
-/**
- * Shell-sourceable KEY='value' pairs: all the scripts know about the cluster. Each role gets only
- * the facts its scripts use, so a worker does not even learn where control-plane material lives.
- */
-export function clusterEnv(topology: Topology, node: ClusterNode): [string, string][] {
-  const { spec, stack } = topology;
-  const controlPlanePrefix = parameterPrefix(stack, "control-plane");
-  const common: [string, string][] = [
-    ["STACK", stack],
-    ["AWS_REGION", spec.region],
-    ["NODE_NAME", node.name],
-    ["NODE_ROLE", node.role],
-    ["NODE_IP", node.privateIp],
-    ["BOOT_SCRIPTS", bootScripts(topology, node).join(" ")],
-    ["CONTROL_PLANE_ENDPOINT", topology.controlPlaneEndpoint],
-  ];
-  const controlPlanePki: [string, string][] = [
-    ["CONTROL_PLANE_PKI_PARAMETER_PREFIX", `${controlPlanePrefix}/${CONTROL_PLANE_PKI_SUBPATH}`],
-    ["CONTROL_PLANE_KMS_KEY", kmsAlias(stack, "control-plane")],
-    // What the init node publishes, and (with external etcd) what the etcd nodes publish; a
-    // joining control-plane node fetches both.
-    ["PKI_FROM_INIT_NODE", pkiFilesFromInitNode(topology).join(" ")],
-    ["PKI_FROM_ETCD", pkiFilesFromEtcd(topology).join(" ")],
-  ];
-  const kubernetes: [string, string][] = [
-    ["KUBERNETES_VERSION", spec.kubernetesVersion],
-    ["KUBERNETES_MINOR", spec.kubernetesVersion.split(".").slice(0, 2).join(".")],
-    ["KUBEADM_CONFIG", KUBEADM_CONFIG_PATH],
-    ["DISCOVERY_KUBECONFIG", DISCOVERY_KUBECONFIG_PATH],
-    ["JOIN_KUBECONFIG_PARAMETER", `${parameterPrefix(stack, "join")}/discovery-kubeconfig`],
-  ];
-  const joinTokenPublisher: [string, string][] = [
-    ["JOIN_KMS_KEY", kmsAlias(stack, "join")],
-    ["JOIN_TOKEN_TTL", JOIN_TOKEN_TTL],
-    ["JOIN_TOKEN_REFRESH_AFTER_SECONDS", String(JOIN_TOKEN_REFRESH_AFTER_SECONDS)],
-    ["JOIN_TOKEN_UNIT", JOIN_TOKEN_UNIT],
-  ];
-  switch (node.role) {
-    case "load-balancer":
-      return [...common, ["LB_KIND", spec.loadBalancer.kind], ["LB_CONFIG", loadBalancerConfigPath(topology)]];
-    case "etcd":
-      return [
-        ...common,
-        ["ETCD_VERSION", spec.etcd.version],
-        ["ETCD_FIRST_MEMBER", topology.etcd.members[0].name],
-        ["ETCD_PARAMETER_PREFIX", parameterPrefix(stack, "etcd")],
-        ["ETCD_KMS_KEY", kmsAlias(stack, "etcd")],
-        ...controlPlanePki,
-      ];
-    case "worker":
-      return [...common, ...kubernetes];
-    case "control-plane":
-      if (node.name !== topology.initNode.name) return [...common, ...kubernetes, ...controlPlanePki, ...joinTokenPublisher];
-      return [
-        ...common,
-        ...kubernetes,
-        ...controlPlanePki,
-        ...joinTokenPublisher,
-        ["ADMIN_KUBECONFIG_PARAMETER", `${controlPlanePrefix}/admin.conf`],
-        ["KUBEADM_JOIN_CONFIG", KUBEADM_JOIN_CONFIG_PATH],
-        ...cniEnv(spec.cni.plugin),
-      ];
-  }
-}
-
-function cniEnv(plugin: CniPlugin): [string, string][] {
-  const restart = cniDaemonSetToRestart(plugin);
-  return [
-    ["CNI_PLUGIN", plugin],
-    ["CNI_MANIFEST_URLS", cniManifestUrls(plugin).join(" ")],
-    ["CNI_RESOURCE", CNI_RESOURCE_PATH],
-    ["CNI_RESOURCE_CRD", cniResourceCrd(plugin) ?? ""],
-    ["CNI_RESTART_DAEMONSET", restart ? `${restart.namespace}/${restart.name}` : ""],
-  ];
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-function renderClusterEnv(topology: Topology, node: ClusterNode): string {
-  const header = `# kubeadm-ha facts for ${node.name}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
-  return header + clusterEnv(topology, node).map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
 }
 
 function assertUniqueBaseNames(node: ClusterNode, files: readonly NodeFile[]): void {

@@ -1,0 +1,121 @@
+/**
+ * /etc/kubeadm-ha/cluster.env: the non-secret facts a node's boot scripts read, as shell-sourceable
+ * KEY='value' lines, by role.
+ */
+import type { ClusterNode, NodeRole, Topology } from "../topology";
+import { ROLE_PROFILES } from "../roles";
+import { CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
+import { nodeLoadBalancerKind } from "../load-balancers/registry";
+import { DISCOVERY_KUBECONFIG_PATH, KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, pkiFilesFromEtcd, pkiFilesFromInitNode } from "./kubeadm";
+import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH } from "./cni";
+import { JOIN_TOKEN_REFRESH_AFTER_SECONDS, JOIN_TOKEN_TTL, JOIN_TOKEN_UNIT } from "./join-token-timer";
+
+export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
+
+/**
+ * Shell-sourceable KEY='value' pairs: all the scripts know about the cluster. Each role gets only
+ * the facts its scripts use, so a worker does not even learn where control-plane material lives.
+ */
+export function clusterEnv(topology: Topology, node: ClusterNode): [string, string][] {
+  return ROLE_ENV[node.role](topology, node);
+}
+
+type EnvPairs = [string, string][];
+
+/** The environment of each role's nodes; a new role adds its entry here. */
+const ROLE_ENV: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode) => EnvPairs>> = {
+  "load-balancer": (topology, node) => {
+    const lb = nodeLoadBalancerKind(topology);
+    return [
+      ...commonEnv(topology, node),
+      ["LB_KIND", lb.kind],
+      ["LB_CONFIG", lb.configPath],
+      // What templates/load-balancer.sh installs, runs to validate LB_CONFIG, and starts.
+      ["LB_PACKAGES", lb.packages.join(" ")],
+      ["LB_CONFIG_CHECK", lb.configCheck.join(" ")],
+      ["LB_SERVICE", lb.service],
+    ];
+  },
+  etcd: (topology, node) => [
+    ...commonEnv(topology, node),
+    ["ETCD_VERSION", topology.spec.etcd.version],
+    ["ETCD_FIRST_MEMBER", topology.etcd.members[0].name],
+    ["ETCD_PARAMETER_PREFIX", parameterPrefix(topology.stack, "etcd")],
+    ["ETCD_KMS_KEY", kmsAlias(topology.stack, "etcd")],
+    ...controlPlanePkiEnv(topology),
+  ],
+  worker: (topology, node) => [...commonEnv(topology, node), ...kubernetesEnv(topology)],
+  "control-plane": (topology, node) => {
+    const env = [...commonEnv(topology, node), ...kubernetesEnv(topology), ...controlPlanePkiEnv(topology), ...joinTokenPublisherEnv(topology)];
+    if (node.bootstrap !== "init") return env;
+    return [
+      ...env,
+      ["ADMIN_KUBECONFIG_PARAMETER", `${parameterPrefix(topology.stack, "control-plane")}/admin.conf`],
+      ["KUBEADM_JOIN_CONFIG", KUBEADM_JOIN_CONFIG_PATH],
+      ...cniEnv(topology.spec.cni.plugin),
+    ];
+  },
+};
+
+function commonEnv(topology: Topology, node: ClusterNode): EnvPairs {
+  return [
+    ["STACK", topology.stack],
+    ["AWS_REGION", topology.spec.region],
+    ["NODE_NAME", node.name],
+    ["NODE_ROLE", node.role],
+    ["NODE_IP", node.privateIp],
+    ["BOOT_SCRIPTS", ROLE_PROFILES[node.role].bootScripts[node.bootstrap].join(" ")],
+    ["CONTROL_PLANE_ENDPOINT", topology.controlPlaneEndpoint],
+  ];
+}
+
+function controlPlanePkiEnv(topology: Topology): EnvPairs {
+  return [
+    ["CONTROL_PLANE_PKI_PARAMETER_PREFIX", `${parameterPrefix(topology.stack, "control-plane")}/${CONTROL_PLANE_PKI_SUBPATH}`],
+    ["CONTROL_PLANE_KMS_KEY", kmsAlias(topology.stack, "control-plane")],
+    // What the init node publishes, and (with external etcd) what the etcd nodes publish; a
+    // joining control-plane node fetches both.
+    ["PKI_FROM_INIT_NODE", pkiFilesFromInitNode(topology).join(" ")],
+    ["PKI_FROM_ETCD", pkiFilesFromEtcd(topology).join(" ")],
+  ];
+}
+
+function kubernetesEnv(topology: Topology): EnvPairs {
+  const version = topology.spec.kubernetesVersion;
+  return [
+    ["KUBERNETES_VERSION", version],
+    ["KUBERNETES_MINOR", version.split(".").slice(0, 2).join(".")],
+    ["KUBEADM_CONFIG", KUBEADM_CONFIG_PATH],
+    ["DISCOVERY_KUBECONFIG", DISCOVERY_KUBECONFIG_PATH],
+    ["JOIN_KUBECONFIG_PARAMETER", `${parameterPrefix(topology.stack, "join")}/discovery-kubeconfig`],
+  ];
+}
+
+function joinTokenPublisherEnv(topology: Topology): EnvPairs {
+  return [
+    ["JOIN_KMS_KEY", kmsAlias(topology.stack, "join")],
+    ["JOIN_TOKEN_TTL", JOIN_TOKEN_TTL],
+    ["JOIN_TOKEN_REFRESH_AFTER_SECONDS", String(JOIN_TOKEN_REFRESH_AFTER_SECONDS)],
+    ["JOIN_TOKEN_UNIT", JOIN_TOKEN_UNIT],
+  ];
+}
+
+function cniEnv(plugin: CniPlugin): [string, string][] {
+  const restart = cniDaemonSetToRestart(plugin);
+  return [
+    ["CNI_PLUGIN", plugin],
+    ["CNI_MANIFEST_URLS", cniManifestUrls(plugin).join(" ")],
+    ["CNI_RESOURCE", CNI_RESOURCE_PATH],
+    ["CNI_RESOURCE_CRD", cniResourceCrd(plugin) ?? ""],
+    ["CNI_RESTART_DAEMONSET", restart ? `${restart.namespace}/${restart.name}` : ""],
+  ];
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function renderClusterEnv(topology: Topology, node: ClusterNode): string {
+  const header = `# kubeadm-ha facts for ${node.name}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
+  return header + clusterEnv(topology, node).map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
+}
