@@ -13,6 +13,7 @@ import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../lib/terra
 import { kmsAlias, parameterPrefix, SecretAudience } from "../lib/secret-store";
 import { HEARTBEAT_ACTION, RUN_COMMAND_ACTIONS, SESSION_CHANNEL_ACTIONS } from "../lib/constructs/node-iam";
 import { ebsOptimizedByDefault, instanceLaunchOptions } from "../lib/ec2";
+import { inlineTopology, shippedTopology } from "./support/specs";
 
 const CLUSTERS_DIR = path.join(__dirname, "..", "clusters");
 const CALICO: CniPort[] = [
@@ -270,8 +271,13 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
       // ...which are exactly the tags every instance of the role carries.
       for (const instance of instances.filter((i) => i.tags.Role === role)) expect(instance.tags).toMatchObject({ Cluster: name, Role: role });
     }
-    // Without Session Manager preferences in the spec, no KMS, S3 or CloudWatch permission at all.
-    expect(json).not.toMatch(/"(s3|logs):[A-Za-z]+"/);
+    // Without Session Manager preferences in the spec, no KMS, S3 or CloudWatch permission at all
+    // (the etcd backup bucket's own policies aside: lib/constructs/backup-bucket.ts, tested below).
+    const withoutBackups = JSON.parse(json);
+    for (const type of Object.values(withoutBackups.data ?? {}) as Record<string, unknown>[]) {
+      for (const id of Object.keys(type)) if (id.startsWith("cluster_etcd-backups_")) delete type[id];
+    }
+    expect(JSON.stringify(withoutBackups)).not.toMatch(/"(s3|logs):[A-Za-z]+"/);
   });
 
   test("policy documents name nothing Terraform only knows after apply: plans show their text", () => {
@@ -309,8 +315,8 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
     const outputs = JSON.stringify(Object.values(doc.output).map((output: any) => output.value));
     expect(outputs).not.toMatch(/user_data|cloud-config|private_key|token|password/i);
     for (const node of topology.nodes) expect(outputs).not.toContain(userData(node).trim());
-    // Every reference in an output is an instance ID.
-    for (const ref of outputs.match(/\$\{[^}]*\}/g) ?? []) expect(ref).toMatch(/^\$\{aws_instance\.[^.]+\.id\}$/);
+    // Every reference in an output is an instance ID or the backup bucket's name.
+    for (const ref of outputs.match(/\$\{[^}]*\}/g) ?? []) expect(ref).toMatch(/^\$\{(aws_instance\.[^.]+\.id|aws_s3_bucket\.cluster_etcd-backups_bucket_[^.]+\.bucket)\}$/);
   });
 
   test("provider region and default tags; local backend by default", () => {
@@ -447,6 +453,49 @@ describe("options and validation", () => {
   test("rejects SSH or duplicate CNI ports and oversized user data", () => {
     expect(() => synth(topology, { cniPorts: [{ protocol: "tcp", port: 22, description: "ssh" }] })).toThrow(/SSH/);
     expect(() => synth(topology, { cniPorts: [...CALICO, CALICO[0]] })).toThrow(/twice/);
-    expect(() => synth(topology, { userData: () => "x".repeat(16385) })).toThrow(/at most 16384/);
+    expect(() => synth(topology, { userData: () => require("crypto").randomBytes(20000).toString("hex") })).toThrow(/even gzip-compressed; EC2 accepts less than 16384/);
+  });
+});
+
+describe("etcd backup bucket", () => {
+  const resourcesOf = (stack: string) => {
+    const json = JSON.parse(Testing.synth(new ClusterStack(Testing.app(), stack, {
+      topology: shippedTopology(stack),
+      userData: () => "#cloud-config\n",
+      cniPorts: [],
+    }))) as { resource: Record<string, Record<string, Record<string, unknown>>>; data: Record<string, Record<string, { statement: Record<string, unknown>[] }>> };
+    return json;
+  };
+  test.each(["five-server", "external-etcd"])("%s: versioned, SSE-KMS with its own key, private, TLS only, retained, protected from destroy", (stack) => {
+    const json = resourcesOf(stack);
+    const [bucket] = Object.values(json.resource.aws_s3_bucket);
+    expect(bucket.bucket).toMatch(new RegExp(`^${stack}-etcd-\\$\\{data\\.aws_caller_identity\\.[^.]+\\.account_id\\}-eu-west-1$`));
+    expect(bucket.lifecycle).toEqual({ prevent_destroy: true });
+    const keys = Object.values(json.resource.aws_kms_key).filter((key) => String(key.description).endsWith("etcd backups"));
+    expect(keys).toHaveLength(1);
+    expect(keys[0].lifecycle).toEqual({ prevent_destroy: true });
+    expect(JSON.stringify(json.resource.aws_s3_bucket_versioning)).toContain('"status":"Enabled"');
+    expect(JSON.stringify(json.resource.aws_s3_bucket_server_side_encryption_configuration)).toMatch(/"kms_master_key_id":"\$\{aws_kms_key\.cluster_etcd-backups_key_[^"]+\.arn\}","sse_algorithm":"aws:kms"/);
+    const block = Object.values(json.resource.aws_s3_bucket_public_access_block)[0];
+    expect([block.block_public_acls, block.block_public_policy, block.ignore_public_acls, block.restrict_public_buckets]).toEqual([true, true, true, true]);
+    const lifecycle = JSON.stringify(json.resource.aws_s3_bucket_lifecycle_configuration);
+    expect(lifecycle).toContain('"days":30');
+    expect(lifecycle).toContain('"noncurrent_days":30');
+    const documents = json.data.aws_iam_policy_document;
+    const bucketPolicy = Object.entries(documents).find(([id]) => id.includes("bucket-policy-document"))![1];
+    expect(bucketPolicy.statement.map((statement) => statement.sid)).toEqual(["DenyInsecureTransport", "DenyOtherEncryption", "DenyNamedKeys", "DenyNodesDestructiveActions"]);
+    // The holders (the etcd members' role) put and list, never read or delete.
+    const holder = Object.entries(documents).find(([id]) => id.includes("holder-policy-document"))![1];
+    const actions = holder.statement.flatMap((statement) => statement.actions as string[]);
+    expect(actions.sort()).toEqual(["s3:ListBucket", "s3:PutObject"]);
+    const holderRole = stack === "external-etcd" ? "etcd" : "control-plane";
+    const rolePolicy = Object.values(json.resource.aws_iam_role_policy).find((policy) => policy.name === "kubeadm-ha-etcd-backups")!;
+    expect(rolePolicy.role).toContain(`cluster_identity_${holderRole}-role`);
+  });
+
+  test("no bucket with backups.enabled false", () => {
+    const topology = inlineTopology("no-backups", "backups: {enabled: false}\n");
+    const json = JSON.parse(Testing.synth(new ClusterStack(Testing.app(), "no-backups", { topology, userData: () => "#cloud-config\n", cniPorts: [] })));
+    expect(json.resource.aws_s3_bucket).toBeUndefined();
   });
 });

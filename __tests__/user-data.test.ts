@@ -5,6 +5,7 @@ import * as path from "path";
 import { gunzipSync } from "zlib";
 import { parse } from "yaml";
 import { DEFAULT_PERMISSIONS, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
+import { ec2UserData } from "../lib/ec2";
 import { renderNodeFiles, BOOT_ENTRY_PATH } from "../lib/render/node-files";
 import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kubeadm";
 import { CNI_RESOURCE_PATH } from "../lib/render/cni";
@@ -26,6 +27,12 @@ function cloudInitSchema(name: string, userData: string) {
   const file = path.join(workDir, `${name}.yaml`);
   fs.writeFileSync(file, userData);
   return spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+}
+
+/** Bytes EC2 receives: the document, or its gzip when the stack sends it compressed (lib/ec2.ts). */
+function ec2Bytes(userData: string): number {
+  const encoded = ec2UserData("test", userData);
+  return "userData" in encoded ? Buffer.byteLength(encoded.userData) : Buffer.from(encoded.userDataBase64, "base64").length;
 }
 
 function writeFiles(userData: string): WriteFile[] {
@@ -57,7 +64,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 
   test(`stays under EC2's ${USER_DATA_LIMIT_BYTES}-byte user_data limit`, () => {
-    expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    expect(ec2Bytes(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
   });
 
   test("sets the hostname, writes every node file verbatim and runs the boot entry point", () => {
@@ -102,7 +109,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
       expect(kubeadm.content.includes("kind: InitConfiguration")).toBe(node === topology.initNode);
       expect(kubeadm.content.includes("kind: JoinConfiguration")).toBe(node !== topology.initNode);
     }
-    const env = writeFiles(userData).find((file) => file.path === "/etc/kubeadm-ha/cluster.env");
+    const env = decodedWriteFiles(userData).find((file) => file.path === "/etc/kubeadm-ha/cluster.env");
     // A worker does not even learn where control-plane material is kept.
     expect(env?.content.includes("/control-plane")).toBe(node.role === "control-plane" || node.role === "etcd");
   });
@@ -120,7 +127,7 @@ test("a flannel cluster with nginx and 7 control-plane nodes also fits and valid
   );
   for (const node of topology.nodes) {
     const userData = renderUserData(topology, node);
-    expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    expect(ec2Bytes(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
     const result = cloudInitSchema(`big-${node.name}`, userData);
     expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
   }
@@ -134,7 +141,7 @@ test.each(["calico", "flannel"])("the largest spec (32-character stack name, 7 c
   expect(topology.stack).toHaveLength(32);
   for (const node of topology.nodes) {
     const userData = renderUserData(topology, node);
-    expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    expect(ec2Bytes(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
     const written = decodedWriteFiles(userData).map((file) => ({
       path: file.path,
       permissions: file.permissions ?? DEFAULT_PERMISSIONS,
@@ -146,10 +153,10 @@ test.each(["calico", "flannel"])("the largest spec (32-character stack name, 7 c
 
 test("a node whose files exceed the limit gets its largest files gzip+base64 encoded, and only those", () => {
   const topology = shippedTopology("five-server");
-  const node = topology.initNode;
+  const node = topology.workers[0];
   const files = renderNodeFiles(topology, node);
   // Pad one file past what plain text can carry; the rest must stay readable.
-  const padded = files.map((file) => (file.path === KUBEADM_CONFIG_PATH ? { ...file, content: `${file.content}# ${"x".repeat(6000)}\n` } : file));
+  const padded = files.map((file) => (file.path === KUBEADM_CONFIG_PATH ? { ...file, content: `${file.content}# ${"x".repeat(9000)}\n` } : file));
   const userData = renderUserData(topology, node, padded);
   expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
   const written = (parse(userData).write_files as { path: string; encoding?: string; content: string }[]);
@@ -164,17 +171,23 @@ test("a node whose files exceed the limit gets its largest files gzip+base64 enc
   }
   const result = cloudInitSchema("compressed", userData);
   expect(`${result.stdout}${result.stderr}`).toMatch(/Valid cloud-config/);
-  // In the shipped clusters only the init node, which carries both the init and the join path,
-  // may need it, and then for one file at most; every other node's user-data is plain text.
-  for (const stack of SHIPPED_CLUSTERS) {
-    const shipped = shippedTopology(stack);
-    for (const each of shipped.nodes) {
-      const encoded = writeFiles(renderUserData(shipped, each)).filter((file) => (file as { encoding?: string }).encoding === "gz+b64");
-      expect(encoded.length).toBeLessThanOrEqual(each.name === shipped.initNode.name ? 1 : 0);
-    }
-  }
-  expect(() => renderUserData(topology, node, [...files, { path: "/x", permissions: "0644", content: require("crypto").randomBytes(20000).toString("hex") }]))
-    .toThrow(/even with every file compressed; EC2 accepts less than 16384/);
+});
+
+test("a node that does not fit even so gets the plain document, which the stack sends gzipped whole", () => {
+  const topology = shippedTopology("five-server");
+  const node = topology.initNode;
+  const files = renderNodeFiles(topology, node);
+  // Incompressible bytes: per-file encoding cannot save enough, the whole document's gzip can.
+  const extra = { path: "/x", permissions: "0644", content: require("crypto").randomBytes(3000).toString("hex") };
+  const userData = renderUserData(topology, node, [...files, extra]);
+  expect(Buffer.byteLength(userData)).toBeGreaterThanOrEqual(USER_DATA_LIMIT_BYTES);
+  expect(writeFiles(userData).some((file) => (file as { encoding?: string }).encoding)).toBe(false);
+  const encoded = ec2UserData("init", userData);
+  expect("userDataBase64" in encoded).toBe(true);
+  if ("userDataBase64" in encoded) expect(gunzipSync(Buffer.from(encoded.userDataBase64, "base64")).toString("utf8")).toBe(userData);
+  expect(ec2Bytes(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
+  expect(() => renderUserData(topology, node, [...files, { ...extra, content: require("crypto").randomBytes(20000).toString("hex") }]))
+    .toThrow(/even gzip-compressed; EC2 accepts less than 16384/);
 });
 
 test("negative control: cloud-init schema rejects a broken document", () => {

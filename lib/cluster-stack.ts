@@ -139,6 +139,12 @@ export class ClusterStack extends TerraformStack {
     for (const [name, [value, description]] of Object.entries(this.cluster.apiLoadBalancer?.outputs ?? {})) {
       new TerraformOutput(this, name, { value, description });
     }
+    if (this.cluster.backups) {
+      new TerraformOutput(this, "etcd_backup_bucket", {
+        value: this.cluster.backups.bucket.bucket,
+        description: "S3 bucket of the etcd snapshots (etcd/YYYY/MM/DD/); see docs/operations.md",
+      });
+    }
     const audiences = Object.keys(this.cluster.identity.kmsKeys).sort() as SecretAudience[];
     new TerraformOutput(this, "parameter_prefixes", {
       value: Object.fromEntries(audiences.map((audience) => [audience, parameterPrefix(stack, audience)])),

@@ -133,6 +133,18 @@ export const clusterSpecSchema = z
         region: z.string().optional().describe("Bucket region (s3 only; default: the spec's region)."),
       })
       .prefault({}),
+    backups: z
+      .strictObject({
+        enabled: z.boolean().default(true)
+          .describe("etcd snapshots to an S3 bucket the stack creates (the current etcd leader takes them)."),
+        schedule: z.string().min(1).default("15min")
+          .describe('systemd time span between snapshots ("15min", "1h") or an OnCalendar expression ("*:0/15", "daily").'),
+        retentionDays: z.number().int().min(1).max(3650).default(30)
+          .describe("Days a snapshot (and an overwritten version) is kept before S3 lifecycle expires it."),
+        maxAge: z.string().min(1).optional()
+          .describe("systemd time span after which the newest snapshot is stale (default: two schedule periods; required with a calendar schedule)."),
+      })
+      .prefault({}),
     tags: z.record(z.string(), z.string()).default({}).describe("Tags added to every AWS resource."),
     strict: z.boolean().default(false)
       .describe("Refuse to synthesize while any HA warning stands (also for every spec: KUBEADM_HA_STRICT=1)."),

@@ -12,6 +12,7 @@ import { etcdFaultTolerance, etcdQuorum } from "./quorum";
 import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
 import { partitionOfRegion } from "./partitions";
 import { loadBalancerKind } from "./load-balancers/registry";
+import { backupIssues, backupWarnings } from "./validate-backups";
 
 export interface SpecIssue {
   readonly field: string;
@@ -255,6 +256,8 @@ function crossFieldIssues(
     }
   }
 
+  issues.push(...backupIssues(spec));
+
   const durations: Record<string, number> = {};
   for (const field of ["leaseDuration", "renewDeadline", "retryPeriod"] as const) {
     const ms = parseDuration(spec.leaderElection[field]);
@@ -382,6 +385,7 @@ export function specWarnings(spec: ClusterSpec): SpecWarning[] {
         "and every surplus credit is billed: a busy cluster can cost far more than its instance prices. standard throttles to the baseline instead.",
     );
   }
+  warnings.push(...backupWarnings(spec));
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
   if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
     warn("lifecycle", "kubernetesVersion", spec.kubernetesVersion, `kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);

@@ -27,7 +27,7 @@ import type { ITerraformDependable } from "cdktf";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
-import { ARM64_INSTANCE_TYPE, EC2_USER_DATA_LIMIT_BYTES, instanceLaunchOptions } from "../ec2";
+import { ARM64_INSTANCE_TYPE, ec2UserData, instanceLaunchOptions } from "../ec2";
 import { PARTITIONS, partitionOfRegion } from "../partitions";
 import { escapeTerraformTemplate } from "../terraform-escape";
 import { ROLE_PROFILES } from "../roles";
@@ -98,9 +98,10 @@ export class ClusterNodes extends Construct {
         problems.push(`node ${node.name}: userData returned ${typeof text}, expected a string`);
         continue;
       }
-      const bytes = Buffer.byteLength(text, "utf8");
-      if (bytes > EC2_USER_DATA_LIMIT_BYTES) {
-        problems.push(`node ${node.name}: user data is ${bytes} bytes; EC2 accepts at most ${EC2_USER_DATA_LIMIT_BYTES}`);
+      try {
+        ec2UserData(node.name, text);
+      } catch (error) {
+        problems.push(`node ${node.name}: ${(error as Error).message}`);
       }
       userData.set(node.name, text);
     }
@@ -130,6 +131,7 @@ export class ClusterNodes extends Construct {
     for (const node of topology.nodes) {
       const name = `${stack}-${node.name}`;
       const guard = ROLE_GUARDS[node.role];
+      const encoded = ec2UserData(node.name, userData.get(node.name)!);
       const launch = instanceLaunchOptions(node.instanceType, spec.nodes);
       // The construct ID is the node name: it is the Terraform address, so it must never change.
       instances[node.name] = new Instance(this, node.name, {
@@ -159,7 +161,8 @@ export class ClusterNodes extends Construct {
           deleteOnTermination: true,
           tags: { Name: name, Role: node.role, Cluster: stack },
         },
-        userData: escapeTerraformTemplate(userData.get(node.name)!),
+        // Plain while it fits (reviewers diff it in the JSON), else gzipped whole (lib/ec2.ts).
+        ...("userData" in encoded ? { userData: escapeTerraformTemplate(encoded.userData) } : encoded),
         userDataReplaceOnChange: ROLE_PROFILES[node.role].replaceOnUserDataChange,
         // Both supported CNIs (calico VXLAN, flannel VXLAN) encapsulate pod traffic in packets
         // between node addresses, so every ENI only sends and receives its own IP and the check
@@ -167,7 +170,8 @@ export class ClusterNodes extends Construct {
         sourceDestCheck: true,
         tags: { Name: name, Role: node.role, Cluster: stack },
         lifecycle: {
-          ignoreChanges: [...guard.ignoreChanges],
+          // The user data lands in user_data, or user_data_base64 when sent gzipped whole.
+          ignoreChanges: guard.ignoreChanges.map((attribute) => (attribute === "user_data" && !("userData" in encoded) ? "user_data_base64" : attribute)),
           preventDestroy: guard.preventDestroy && !props.unguarded?.(node),
         },
         dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,

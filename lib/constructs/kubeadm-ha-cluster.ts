@@ -8,13 +8,14 @@ import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ClusterNetwork } from "./network";
 import { ClusterSecurityGroups } from "./security-groups";
 import type { CniPort } from "../cni-ports";
-import { NodeIdentity } from "./node-iam";
+import { NODE_ROLE_PATH, NodeIdentity, roleName } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
 import { Day2Guards } from "./day2-guards";
 import type { GuardLift } from "../day2/guard-lift";
 import { nodeConfigDigest } from "../day2/node-digest";
 import { ApiNetworkLoadBalancer, ApiNetworkLoadBalancerProps, ManagedApiLoadBalancer } from "./api-network-load-balancer";
 import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
+import { EtcdBackupBucket } from "./backup-bucket";
 
 /**
  * The construct of each load-balancer kind AWS runs. Keyed by the registry's managed kinds, so a
@@ -55,6 +56,8 @@ export class KubeadmHaCluster extends Construct {
   public readonly day2: Day2Guards;
   /** The API load balancer when AWS runs it (loadBalancer.kind nlb); otherwise it is a node in `nodes`. */
   public readonly apiLoadBalancer?: ManagedApiLoadBalancer;
+  /** With spec.backups.enabled (the default). */
+  public readonly backups?: EtcdBackupBucket;
 
   constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
     super(scope, id);
@@ -79,6 +82,7 @@ export class KubeadmHaCluster extends Construct {
         controlPlaneSecurityGroupId: this.securityGroups.controlPlane.id,
       });
     }
+    if (topology.spec.backups.enabled) this.backups = etcdBackups(this, topology, this.identity);
 
     const roles = [...new Set(topology.nodes.map((node) => node.role))];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};
@@ -116,4 +120,19 @@ export class KubeadmHaCluster extends Construct {
       lift,
     });
   }
+}
+
+function etcdBackups(scope: Construct, topology: Topology, identity: NodeIdentity): EtcdBackupBucket {
+  const role = topology.etcd.topology === "external" ? "etcd" : "control-plane";
+  const holder = identity.roles[role];
+  if (!holder) throw new Error(`${scope.node.path}: no IAM role for the etcd members`);
+  return new EtcdBackupBucket(scope, "etcd-backups", {
+    topology,
+    holderRole: holder,
+    holderRoleName: roleName(topology.stack, topology.spec.region, role),
+    accountId: identity.callerIdentity.accountId,
+    partition: identity.partition.partition,
+    dnsSuffix: identity.partition.dnsSuffix,
+    nodeRolePath: NODE_ROLE_PATH,
+  });
 }

@@ -89,6 +89,10 @@ export const CHANGE_CLASSES: Readonly<Record<SpecFieldPath, FieldChange>> = {
   "state.key": { class: "in-place", how: "as state.backend" },
   "state.region": { class: "in-place", how: "as state.backend" },
   tags: { class: "in-place", how: "Terraform updates tags in place" },
+  "backups.enabled": { class: "rotation", how: "Terraform creates or keeps the bucket in place; the snapshot timer on running etcd holders changes through rotation" },
+  "backups.schedule": { class: "rotation", how: `${ROTATE} (the timer is a file on the etcd holders)` },
+  "backups.maxAge": { class: "rotation", how: "as backups.schedule" },
+  "backups.retentionDays": { class: "in-place", how: "Terraform updates the bucket's lifecycle rule" },
   strict: { class: "in-place", how: "synth only: with true, synth refuses the spec while an HA warning stands; no resource changes" },
 };
 

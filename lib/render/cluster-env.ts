@@ -9,6 +9,7 @@ import { nodeLoadBalancerKind } from "../load-balancers/registry";
 import { DISCOVERY_KUBECONFIG_PATH, KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, pkiFilesFromEtcd, pkiFilesFromInitNode } from "./kubeadm";
 import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH } from "./cni";
 import { JOIN_TOKEN_REFRESH_AFTER_SECONDS, JOIN_TOKEN_TTL, JOIN_TOKEN_UNIT } from "./join-token-timer";
+import { day2Env } from "./day2";
 
 export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
 
@@ -117,5 +118,7 @@ function shellQuote(value: string): string {
 
 export function renderClusterEnv(topology: Topology, node: ClusterNode): string {
   const header = `# kubeadm-ha facts for ${node.name}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
-  return header + clusterEnv(topology, node).map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
+  const base = clusterEnv(topology, node);
+  const entries = [...base, ...day2Env(topology, node).filter(([key]) => !base.some(([known]) => known === key))];
+  return header + entries.map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
 }

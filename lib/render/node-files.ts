@@ -17,6 +17,7 @@ import { renderCniFiles } from "./cni";
 import { CLUSTER_ENV_PATH, renderClusterEnv } from "./cluster-env";
 import { joinTokenTimerFiles } from "./join-token-timer";
 import { kubernetesNodeFiles } from "./kubernetes-node";
+import { renderDay2Files } from "./day2";
 
 export { CLUSTER_ENV_PATH, clusterEnv } from "./cluster-env";
 export { JOIN_TOKEN_REFRESH_AFTER_SECONDS, JOIN_TOKEN_TTL, JOIN_TOKEN_UNIT } from "./join-token-timer";
@@ -110,6 +111,7 @@ export function renderNodeFiles(topology: Topology, node: ClusterNode, etcdClust
     ...bootScripts(node).map(script),
     ...ROLE_FILES[node.role](topology, node, etcdClusterState),
   ];
+  files.push(...renderDay2Files(topology, node, script));
   assertUniqueBaseNames(node, files);
   return files;
 }

@@ -5,7 +5,7 @@
  */
 import { gzipSync } from "zlib";
 import { stringify } from "yaml";
-import { EC2_USER_DATA_LIMIT_BYTES } from "../ec2";
+import { EC2_USER_DATA_LIMIT_BYTES, ec2UserData } from "../ec2";
 import type { ClusterNode, Topology } from "../topology";
 import type { NodeFile } from "../node-file";
 import { BOOT_ENTRY_PATH, renderNodeFiles } from "./node-files";
@@ -25,16 +25,18 @@ export function renderUserData(
   // Files stay plain text, so the user-data reads like the files it writes. Only a node whose
   // user-data would pass EC2's limit gets its largest files gzip+base64 encoded (cloud-init's
   // `encoding: gz+b64`), largest first and no more than needed; the review bundle's files/ folder
-  // still shows every file as written on disk.
+  // still shows every file as written on disk. A node that passes the limit even so gets the plain
+  // document, gzipped as a whole by the stack.
   const bySize = [...files].sort((a, b) => b.content.length - a.content.length || a.path.localeCompare(b.path));
   for (let compressed = 0; compressed <= files.length; compressed += 1) {
     const userData = renderDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)));
     if (Buffer.byteLength(userData, "utf8") < USER_DATA_LIMIT_BYTES) return userData;
   }
-  const size = Buffer.byteLength(renderDocument(node, files, new Set(files.map((file) => file.path))), "utf8");
-  throw new Error(
-    `user-data: ${node.name} of stack ${topology.stack} is ${size} bytes even with every file compressed; EC2 accepts less than ${USER_DATA_LIMIT_BYTES}`,
-  );
+  // Too large even so: the plain document, which the stack gzips as a whole (ec2UserData in lib/ec2.ts);
+  // this throws if even that does not fit.
+  const plain = renderDocument(node, files, new Set());
+  ec2UserData(`${node.name} of stack ${topology.stack}`, plain);
+  return plain;
 }
 
 function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress: ReadonlySet<string>): string {
