@@ -7,6 +7,7 @@ import "./lib/cdktf-deprecations";
 import * as path from "path";
 import { synthesizeClusters } from "./lib/app";
 import { SpecLoadError } from "./lib/load-specs";
+import { GuardLiftError, guardLiftsFromEnv } from "./lib/day2/guard-lift";
 import { strictFromEnvironment } from "./lib/validate";
 
 function main(): number {
@@ -17,7 +18,7 @@ function main(): number {
     return 1;
   }
   try {
-    const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR, strict });
+    const result = synthesizeClusters({ clustersDir, outdir: process.env.CDKTF_OUTDIR, guardLifts: guardLiftsFromEnv(process.env), strict });
     // Under `cdktf synth` the CLI prints the stacks' warning annotations itself (and shows anything
     // on stderr as an error), so the warnings are printed here only for direct runs.
     const underCli = process.env.CDKTF_CONTEXT_JSON !== undefined;
@@ -31,6 +32,10 @@ function main(): number {
     if (error instanceof SpecLoadError) {
       console.error("error: invalid cluster spec; no stack was written");
       for (const problem of error.problems) console.error(problem);
+      return 1;
+    }
+    if (error instanceof GuardLiftError) {
+      console.error(`error: ${error.message}; no stack was written`);
       return 1;
     }
     throw error;

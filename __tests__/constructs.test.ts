@@ -49,9 +49,9 @@ const refId = (ref: string): string => {
   return match[1];
 };
 
-/** Logical ID of each role's security group and IAM role, by their fixed names. */
+/** Logical ID of each role's security group and IAM role, by their Name tags (<stack>-<role>). */
 function byName(doc: Json, type: string, stack: string): Record<string, string> {
-  return Object.fromEntries(resources(doc, type).map(([id, r]) => [String(r.name).replace(`${stack}-`, ""), id]));
+  return Object.fromEntries(resources(doc, type).map(([id, r]) => [String((r.tags as Json).Name).replace(`${stack}-`, ""), id]));
 }
 
 /** The IAM statements of a node role's inline policies. */
@@ -204,7 +204,7 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
           .filter((s) => s.actions.some((a: string) => a === action || a === "kms:*" || (a.endsWith("*") && action.startsWith(a.slice(0, -1)))))
           .flatMap((s) => s.principals.flatMap((p: Json) => p.identifiers as string[]));
       // Built from known parts (partition and account data sources, path, name), never from a role attribute.
-      const roleRef = (role: NodeRole) => `${ARN_PREFIX}:iam::${ACCOUNT}:role/kubeadm-ha/${name}-${role}`;
+      const roleRef = (role: NodeRole) => `${ARN_PREFIX}:iam::${ACCOUNT}:role/kubeadm-ha/${name}-eu-west-1-${role}`;
       const decrypters = principalsFor("kms:Decrypt");
       const roleDecrypters = decrypters.filter((p) => p.includes(":role/"));
       expect(roleDecrypters.sort()).toEqual(expectedReaders[audience].map(roleRef).sort());
@@ -234,7 +234,7 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
       // The named roles must exist before KMS accepts the policy.
       const named = new Set(statements.flatMap((s) => s.principals[0].identifiers as string[]).filter((p) => p.includes(":role/")));
       expect(key.depends_on.sort()).toEqual(
-        [...named].map((arn) => `aws_iam_role.${roleIds[arn.split(`/${name}-`)[1] as NodeRole]}`).sort(),
+        [...named].map((arn) => `aws_iam_role.${roleIds[arn.split(`/${name}-eu-west-1-`)[1] as NodeRole]}`).sort(),
       );
     }
     for (const [, role] of resources(doc, "aws_iam_role")) expect(role.path).toBe("/kubeadm-ha/");
@@ -325,7 +325,9 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
   test("provider region and default tags; local backend by default", () => {
     expect(doc.provider.aws[0].region).toBe(topology.spec.region);
     expect(doc.provider.aws[0].default_tags[0].tags).toMatchObject({ Cluster: name, ManagedBy: "kubeadm-ha" });
-    expect(doc.terraform.backend).toEqual({ local: { path: `terraform.${name}.tfstate` } });
+    // Beside the output folder, never inside it: cdktf and `rm -rf cdktf.out` delete that.
+    expect(doc.terraform.backend).toEqual({ local: { path: `../../../state/${name}.tfstate` } });
+    expect(doc.terraform.required_version).toBe(">= 1.10");
   });
 
   test("topology warnings become synth warnings", () => {

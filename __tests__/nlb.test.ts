@@ -113,7 +113,7 @@ describe("synthesized NLB", () => {
   test("internal, network type, one private subnet per zone, cross-zone on, in the load-balancer security group", () => {
     expect(lb).toMatchObject({ internal: true, load_balancer_type: "network", enable_cross_zone_load_balancing: true, name: "prod-api" });
     expect(lb.subnets).toEqual(topology.zones.map((zone) => `\${aws_subnet.${subnetIdByZone[`private-${zone.name}`]}.id}`));
-    const groups = Object.fromEntries(resources(doc, "aws_security_group").map(([id, group]) => [group.name, id]));
+    const groups = Object.fromEntries(resources(doc, "aws_security_group").map(([id, group]) => [group.tags.Name, id]));
     expect(lb.security_groups).toEqual([`\${aws_security_group.${groups["prod-load-balancer"]}.id}`]);
   });
 
@@ -176,7 +176,7 @@ describe("synthesized NLB", () => {
   });
 
   test("the nodes' security groups admit the NLB's group on 6443, as before for a load-balancer node", () => {
-    const groups = Object.fromEntries(resources(doc, "aws_security_group").map(([id, group]) => [id, group.name]));
+    const groups = Object.fromEntries(resources(doc, "aws_security_group").map(([id, group]) => [id, group.tags.Name]));
     const rules = resources(doc, "aws_vpc_security_group_ingress_rule").map(([, rule]) => rule);
     const name = (ref: string) => groups[/\.([^.]+)\.id\}$/.exec(ref)![1]];
     const api = rules.filter((rule) => rule.from_port === 6443).map((rule) => `${name(rule.security_group_id)}<-${name(rule.referenced_security_group_id)}`);
@@ -200,7 +200,7 @@ describe("public access for kubectl", () => {
   });
 
   test("only the listed CIDRs reach it, and it reaches only the API servers", () => {
-    const groups = Object.fromEntries(resources(doc, "aws_security_group").map(([id, group]) => [id, group.name]));
+    const groups = Object.fromEntries(resources(doc, "aws_security_group").map(([id, group]) => [id, group.tags.Name]));
     const ingress = resources(doc, "aws_vpc_security_group_ingress_rule").map(([, rule]) => rule);
     const cidrRules = ingress.filter((rule) => rule.cidr_ipv4);
     expect(cidrRules.map((rule) => [rule.cidr_ipv4, rule.from_port, rule.to_port])).toEqual([

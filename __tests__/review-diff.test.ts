@@ -50,11 +50,10 @@ test("adding a worker adds one node and nothing else is replaced or at risk", ()
   expect(diff.quorumRisks).toEqual([]);
 });
 
-test("an instance-type change stops every control-plane node at once: quorum risk", () => {
+test("an instance-type change stops nothing: instance_type is ignored, every control-plane node waits for rotation", () => {
   const diff = diffOf("instance-type");
-  for (const node of ["control-plane-1", "control-plane-2", "control-plane-3"]) expect(change("instance-type", node)).toBe("stopped");
-  expect(diff.quorumRisks.join("\n")).toMatch(/takes down 3 of 3 members at once.*tolerate 1 failure: \*\*quorum is lost\*\*/);
-  expect(diff.quorumRisks.join("\n")).toMatch(/every API server/);
+  for (const node of ["control-plane-1", "control-plane-2", "control-plane-3"]) expect(change("instance-type", node)).toBe("rotation");
+  expect(diff.quorumRisks).toEqual([]);
 });
 
 test("shrinking external etcd from 3 to 1 removes two members at once: quorum risk", () => {

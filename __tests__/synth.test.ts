@@ -90,7 +90,7 @@ describe.each(SHIPPED_CLUSTERS)("%s", (stack) => {
       expect(shown.map((st: { Sid: string }) => st.Sid)).toEqual(source.map((st: { sid: string }) => st.sid));
       expect(shown.map((st: { Action: string[] }) => st.Action)).toEqual(source.map((st: { actions: string[] }) => st.actions));
     }
-    const workerAgent = review.roleInlinePolicies[`/kubeadm-ha/${stack}-worker/session-manager`].Statement;
+    const workerAgent = review.roleInlinePolicies[`/kubeadm-ha/${stack}-eu-west-1-worker/session-manager`].Statement;
     expect(workerAgent.find((st: { Sid: string }) => st.Sid === "HeartbeatForThisClusterAndRole")).toEqual({
       Sid: "HeartbeatForThisClusterAndRole",
       Effect: "Allow",

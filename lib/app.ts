@@ -15,11 +15,15 @@ import { POLICIES_FILE, renderPolicyReview } from "./review-policies";
 import { ClusterBackend, ClusterStack } from "./cluster-stack";
 import { escapeTerraformTemplate } from "./terraform-escape";
 import type { ClusterSpec } from "./spec";
+import { GuardLift, GuardLiftError } from "./day2/guard-lift";
+import { nodeConfigDigest } from "./day2/node-digest";
 
 export interface SynthOptions {
   readonly clustersDir: string;
   /** cdktf output folder; the CLI passes CDKTF_OUTDIR. */
   readonly outdir?: string;
+  /** Guard rails lifted for the day-2 commands, by stack (lib/day2/guard-lift.ts). @default none */
+  readonly guardLifts?: ReadonlyMap<string, GuardLift>;
   /**
    * Refuse every spec with an HA warning, as if each set `strict: true` (KUBEADM_HA_STRICT=1).
    * @default false: only specs with `strict: true` are strict
@@ -35,6 +39,8 @@ export interface SynthResult {
 export interface RenderedCluster {
   readonly topology: Topology;
   readonly nodes: Map<string, RenderedNode>;
+  /** Configuration digest by node name, of the files the node gets on an ordinary synth. */
+  readonly digests: Map<string, string>;
 }
 
 /**
@@ -42,13 +48,58 @@ export interface RenderedCluster {
  * The review copy of the user-data is the text exactly as it stands in the Terraform JSON, where
  * Terraform's template markers are escaped ("$${" for "${").
  */
-export function renderCluster(topology: Topology): RenderedCluster {
+export function renderCluster(topology: Topology, lift?: GuardLift): RenderedCluster {
   const nodes = new Map<string, RenderedNode>();
+  const digests = new Map<string, string>();
   for (const node of topology.nodes) {
     const files = renderNodeFiles(topology, node);
-    nodes.set(node.name, { files, userData: renderUserData(topology, node, files) });
+    const userData = renderUserData(topology, node, files);
+    digests.set(node.name, nodeConfigDigest(topology, node, userData));
+    if (node.role === "etcd" && joinsRunningEtcd(topology, node.name, lift)) {
+      // Announced with `etcdctl member add` by the rotation; the digest stays that of the
+      // ordinary rendering, which is what the next synth compares with.
+      const joining = renderNodeFiles(topology, node, "existing");
+      nodes.set(node.name, { files: joining, userData: renderUserData(topology, node, joining) });
+    } else {
+      nodes.set(node.name, { files, userData });
+    }
   }
-  return { topology, nodes };
+  return { topology, nodes, digests };
+}
+
+/** The external etcd node a day-2 step adds to the running cluster: the replaced one, or the newest when growing. */
+function joinsRunningEtcd(topology: Topology, nodeName: string, lift: GuardLift | undefined): boolean {
+  if (!lift) return false;
+  if (lift.replaceNode === nodeName) return true;
+  return lift.scale?.role === "etcd" && topology.etcdNodes[topology.etcdNodes.length - 1]?.name === nodeName;
+}
+
+/** The spec one scaling step synthesizes: the role's count set to the step's. */
+function scaledSpec(spec: ClusterSpec, lift: GuardLift | undefined): ClusterSpec {
+  const scale = lift?.scale;
+  if (!scale) return spec;
+  if (!Number.isInteger(scale.count) || scale.count < 1 || scale.count > 7) {
+    throw new GuardLiftError(`KUBEADM_HA_SCALE: ${spec.name}/${scale.role}=${scale.count}: expected a count from 1 to 7`);
+  }
+  if (scale.role === "control-plane") return { ...spec, controlPlane: { ...spec.controlPlane, count: scale.count } };
+  if (spec.etcd.topology !== "external") {
+    throw new GuardLiftError(`KUBEADM_HA_SCALE: ${spec.name}/etcd: the stack's etcd is stacked; scale control-plane instead`);
+  }
+  return { ...spec, etcd: { ...spec.etcd, members: scale.count } };
+}
+
+function checkLifts(topologies: readonly Topology[], lifts: ReadonlyMap<string, GuardLift>): void {
+  for (const [stack, lift] of lifts) {
+    const topology = topologies.find((candidate) => candidate.stack === stack);
+    if (!topology) {
+      throw new GuardLiftError(`guard lift for stack ${JSON.stringify(stack)}: no such stack; known: ${topologies.map((t) => t.stack).join(", ")}`);
+    }
+    if (lift.replaceNode && !topology.nodes.some((node) => node.name === lift.replaceNode)) {
+      throw new GuardLiftError(
+        `KUBEADM_HA_REPLACE_NODE: ${stack}/${lift.replaceNode}: no such node; known: ${topology.nodes.map((node) => node.name).join(", ")}`,
+      );
+    }
+  }
 }
 
 function backendOf(spec: ClusterSpec): ClusterBackend {
@@ -60,13 +111,16 @@ function backendOf(spec: ClusterSpec): ClusterBackend {
 
 export function synthesizeClusters(options: SynthOptions): SynthResult {
   const specs = loadClusterSpecs(options.clustersDir, { strict: options.strict });
-  const clusters = specs.map((loaded) => renderCluster(buildTopology(loaded.spec, loaded.warnings)));
+  const lifts = options.guardLifts ?? new Map<string, GuardLift>();
+  const topologies = specs.map((loaded) => buildTopology(scaledSpec(loaded.spec, lifts.get(loaded.spec.name)), loaded.warnings));
+  checkLifts(topologies, lifts);
+  const clusters = topologies.map((topology) => renderCluster(topology, lifts.get(topology.stack)));
 
   // cdktf creates only the last level of its output folder.
   if (options.outdir) fs.mkdirSync(options.outdir, { recursive: true });
   const app = new App({ outdir: options.outdir, skipValidation: false });
   withoutTokenCreationStacks(() => {
-    for (const { topology, nodes } of clusters) {
+    for (const { topology, nodes, digests } of clusters) {
       new ClusterStack(app, topology.stack, {
         topology,
         userData: (node) => {
@@ -75,6 +129,8 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
           return rendered.userData;
         },
         backend: backendOf(topology.spec),
+        nodeDigests: digests,
+        guardLift: lifts.get(topology.stack),
       });
     }
     app.synth();

@@ -10,14 +10,15 @@ import type { ClusterNode, NodeRole, Topology } from "./topology";
 import { kmsAlias, parameterPrefix, SecretAudience } from "./secret-store";
 import { KubeadmHaCluster } from "./constructs/kubeadm-ha-cluster";
 import type { CniPort } from "./cni-ports";
+import type { GuardLift } from "./day2/guard-lift";
 
 /** Where Terraform keeps the stack's state. */
 export type ClusterBackend =
   | {
       readonly kind: "local";
       /**
-       * State file, relative to the stack's working directory (cdktf.out/stacks/<stack>).
-       * @default "terraform.<stack>.tfstate"
+       * State file, relative to the stack's working directory (<outdir>/stacks/<stack>).
+       * @default LOCAL_STATE_PATH: state/<stack>.tfstate beside the output folder, never inside it
        */
       readonly path?: string;
     }
@@ -47,7 +48,22 @@ export interface ClusterStackProps {
   readonly cniPorts?: readonly CniPort[];
   /** @default { kind: "local" } */
   readonly backend?: ClusterBackend;
+  /** Each node's configuration digest; see KubeadmHaClusterProps.nodeDigests. */
+  readonly nodeDigests?: ReadonlyMap<string, string>;
+  /** @default - every guard in place */
+  readonly guardLift?: GuardLift;
 }
+
+/**
+ * Local state lives in state/ beside the output folder (the repository root for cdktf.out): cdktf
+ * deletes a removed stack's folder and `rm -rf cdktf.out` is routine, neither may take the state.
+ */
+export function localStatePath(stack: string): string {
+  return `../../../state/${stack}.tfstate`;
+}
+
+/** The S3 backend's native locking (use_lockfile) needs 1.10; check blocks need 1.5. */
+export const REQUIRED_TERRAFORM_VERSION = ">= 1.10";
 
 /** Tags the blueprint relies on (cost reports, finding a cluster's resources); spec.tags cannot override them. */
 export const MANAGED_BY = "kubeadm-ha";
@@ -80,6 +96,7 @@ export class ClusterStack extends TerraformStack {
       defaultTags: [{ tags: sortedRecord({ ...spec.tags, ...fixedTags }) }],
     });
 
+    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
     this.configureBackend(stack, spec.region, props.backend ?? { kind: "local" });
 
     for (const warning of topology.warnings) Annotations.of(this).addWarning(warning);
@@ -88,6 +105,8 @@ export class ClusterStack extends TerraformStack {
       topology,
       userData: props.userData,
       cniPorts: props.cniPorts,
+      nodeDigests: props.nodeDigests,
+      guardLift: props.guardLift,
     });
     const instances = this.cluster.nodes.instances;
 
@@ -140,7 +159,7 @@ export class ClusterStack extends TerraformStack {
   private configureBackend(stack: string, region: string, backend: ClusterBackend): void {
     if (backend.kind === "local") {
       // Explicit (not cdktf's implicit default) so the state location is visible in the JSON.
-      new LocalBackend(this, { path: backend.path ?? `terraform.${stack}.tfstate` });
+      new LocalBackend(this, { path: backend.path ?? localStatePath(stack) });
       return;
     }
     if (!S3_BUCKET.test(backend.bucket)) {

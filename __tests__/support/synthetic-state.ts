@@ -211,7 +211,10 @@ function initialState(plan: PlanJson, schemas: ProviderSchemas): StateV4 {
     if (!schema) throw new Error(`${planned.address}: no schema for ${planned.type} from ${planned.provider_name}`);
     const change = changes.get(planned.address);
     const ctx: Ctx = { region, type: planned.type, address: planned.address, known: planned.values };
-    const attributes = fillBlock(planned.values, change?.change.after_unknown, schema.block, ctx, []) as Record<string, unknown>;
+    const unknowns = change?.change.after_unknown as Record<string, unknown> | undefined;
+    const attributes = fillBlock(planned.values, unknowns, schema.block, ctx, []) as Record<string, unknown>;
+    // terraform_data's output is its input once applied.
+    if (planned.type === "terraform_data" && unknowns?.output === true) attributes.output = wrapDynamic(unwrapDynamic(attributes.input));
     values.set(planned.address, attributes);
     const config = configs.get(configAddress(planned.address));
     const moduleAddress = /^(module\..+?)\.(?:data\.)?[\w-]+\.[\w-]+(?:\[[^\]]+\])?$/.exec(planned.address)?.[1];
@@ -302,6 +305,8 @@ function fillBlock(value: unknown, unknown: unknown, block: SchemaBlock, ctx: Ct
     if (unk[name] === true) out[name] = guess(type, ctx, [...at, name]);
     else if (known[name] === undefined) out[name] = null;
     else out[name] = fillTyped(known[name], unk[name], type, ctx, [...at, name]);
+    // The state keeps a dynamically-typed value with its type ({value, type}).
+    if (type === "dynamic" && out[name] !== null && out[name] !== undefined) out[name] = wrapDynamic(out[name]);
   }
   for (const [name, nested] of Object.entries(block.block_types ?? {})) {
     const v = known[name];
@@ -572,13 +577,28 @@ function correctFrom(state: StateV4, plan: PlanJson): void {
   }
 }
 
+/** Dynamically-typed attribute values as the state stores them. */
+const dynamicValues = new WeakSet<object>();
+
+function wrapDynamic(value: unknown): object {
+  const wrapped = { value, type: typeOf(value) };
+  dynamicValues.add(wrapped);
+  return wrapped;
+}
+
+function unwrapDynamic(value: unknown): unknown {
+  return value && typeof value === "object" && dynamicValues.has(value) ? (value as { value: unknown }).value : value;
+}
+
 /** Copies every value of `after` that is known into `target`, leaving unknowns as they are. */
 function copyKnown(target: Record<string, unknown>, after: Record<string, unknown> | null, unknown: unknown): void {
   if (!after) return;
   const u = (unknown && typeof unknown === "object" ? unknown : {}) as Record<string, unknown>;
   for (const [name, value] of Object.entries(after)) {
     if (u[name] === true) continue;
-    if (!containsUnknown(u[name])) {
+    if (target[name] && typeof target[name] === "object" && dynamicValues.has(target[name] as object)) {
+      if (!containsUnknown(u[name])) target[name] = wrapDynamic(value);
+    } else if (!containsUnknown(u[name])) {
       target[name] = value;
     } else if (Array.isArray(value) && Array.isArray(target[name]) && (target[name] as unknown[]).length === value.length) {
       value.forEach((item, i) => {

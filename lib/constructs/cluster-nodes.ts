@@ -2,14 +2,17 @@
  * One EC2 instance per topology node, at the node's planned private IP, so every address in the
  * rendered configs (etcd members, API backends, the endpoint) is true before anything boots.
  *
- * Running Kubernetes and etcd nodes are never replaced or restarted by an ordinary apply:
- * - `ami` is ignored after creation: a newer Ubuntu image applies to new or replaced nodes only.
+ * Running Kubernetes and etcd nodes are never replaced or restarted by an ordinary apply
+ * (lib/day2/role-guards.ts has the per-role settings; control-plane and etcd instances also carry
+ * prevent_destroy, lifted for one node at a time by `npm run rotate`):
+ * - `ami`, `instance_type` and the root volume are ignored after creation: they apply to new or
+ *   replaced nodes only (an instance-type change would stop every node of the role at once).
  * - `user_data` is ignored after creation too, and userDataReplaceOnChange is false. cloud-init
  *   runs user data once per instance, so a changed template cannot reconfigure a running node
  *   anyway; without the ignore, the AWS provider would stop and start every node at once to swap
  *   the text, taking the whole cluster (and etcd quorum) down together. Roll a template change out
- *   deliberately, one node at a time: `terraform apply -replace=<address>` (the synthesized JSON
- *   still shows the new text, so the change is reviewed in the PR).
+ *   with `npm run rotate`, one node at a time (the synthesized JSON still shows the new text, so
+ *   the change is reviewed in the PR, and the plan names the out-of-date nodes).
  * - `ebs_optimized` is ignored after creation as well: the AWS provider changes it by stopping the
  *   instance, so a node created before the attribute was set is left alone (its type is
  *   EBS-optimized by default anyway); new and replaced nodes get it.
@@ -29,6 +32,7 @@ import { PARTITIONS, partitionOfRegion } from "../partitions";
 import { escapeTerraformTemplate } from "../terraform-escape";
 import { ROLE_PROFILES } from "../roles";
 import { multiLineTextForSynth } from "./hcl-output";
+import { ROLE_GUARDS } from "../day2/role-guards";
 
 /** Canonical's account in the commercial partition; lib/partitions.ts has the others. */
 export const CANONICAL_OWNER_ID = PARTITIONS.aws.canonicalOwnerId;
@@ -54,6 +58,12 @@ export interface ClusterNodesProps {
    * @default - none
    */
   readonly dependsOn?: readonly ITerraformDependable[];
+  /**
+   * Nodes whose prevent_destroy guard (ROLE_GUARDS) is lifted in this synth: the one node a
+   * rotation replaces, or all of them for a deliberate teardown.
+   * @default - every guard in place
+   */
+  readonly unguarded?: (node: ClusterNode) => boolean;
 }
 
 export class ClusterNodes extends Construct {
@@ -121,6 +131,7 @@ export class ClusterNodes extends Construct {
     const instances: Record<string, Instance> = {};
     for (const node of topology.nodes) {
       const name = `${stack}-${node.name}`;
+      const guard = ROLE_GUARDS[node.role];
       const encoded = ec2UserData(node.name, userData.get(node.name)!);
       const launch = instanceLaunchOptions(node.instanceType, spec.nodes);
       // The construct ID is the node name: it is the Terraform address, so it must never change.
@@ -164,9 +175,9 @@ export class ClusterNodes extends Construct {
         sourceDestCheck: true,
         tags: { Name: name, Role: node.role, Cluster: stack },
         lifecycle: {
-          ignoreChanges: ROLE_PROFILES[node.role].replaceOnUserDataChange
-            ? ["ami", "ebs_optimized"]
-            : ["ami", "userData" in encoded ? "user_data" : "user_data_base64", "ebs_optimized"],
+          // The user data lands in user_data, or user_data_base64 when sent gzipped whole.
+          ignoreChanges: guard.ignoreChanges.map((attribute) => (attribute === "user_data" && !("userData" in encoded) ? "user_data_base64" : attribute)),
+          preventDestroy: guard.preventDestroy && !props.unguarded?.(node),
         },
         dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
       });

@@ -10,6 +10,9 @@ import { ClusterSecurityGroups } from "./security-groups";
 import type { CniPort } from "../cni-ports";
 import { NODE_ROLE_PATH, NodeIdentity, roleName } from "./node-iam";
 import { ClusterNodes } from "./cluster-nodes";
+import { Day2Guards } from "./day2-guards";
+import type { GuardLift } from "../day2/guard-lift";
+import { nodeConfigDigest } from "../day2/node-digest";
 import { ApiNetworkLoadBalancer, ApiNetworkLoadBalancerProps, ManagedApiLoadBalancer } from "./api-network-load-balancer";
 import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
 import { EtcdBackupBucket } from "./backup-bucket";
@@ -36,6 +39,13 @@ export interface KubeadmHaClusterProps {
    * @default topology.cniPorts
    */
   readonly cniPorts?: readonly CniPort[];
+  /**
+   * Each node's configuration digest (lib/day2/node-digest.ts), recorded for `npm run outdated`.
+   * @default - the digest of userData(node)
+   */
+  readonly nodeDigests?: ReadonlyMap<string, string>;
+  /** @default - every guard in place */
+  readonly guardLift?: GuardLift;
 }
 
 export class KubeadmHaCluster extends Construct {
@@ -43,6 +53,7 @@ export class KubeadmHaCluster extends Construct {
   public readonly securityGroups: ClusterSecurityGroups;
   public readonly identity: NodeIdentity;
   public readonly nodes: ClusterNodes;
+  public readonly day2: Day2Guards;
   /** The API load balancer when AWS runs it (loadBalancer.kind nlb); otherwise it is a node in `nodes`. */
   public readonly apiLoadBalancer?: ManagedApiLoadBalancer;
   /** With spec.backups.enabled (the default). */
@@ -58,7 +69,8 @@ export class KubeadmHaCluster extends Construct {
       vpcId: this.network.vpc.id,
       cniPorts: props.cniPorts,
     });
-    this.identity = new NodeIdentity(this, "identity", { topology });
+    const lift = props.guardLift;
+    this.identity = new NodeIdentity(this, "identity", { topology, allowDestroy: lift?.allowDestroy });
     const kind = topology.loadBalancerKind;
     if (!kind.runsOnNode) {
       this.apiLoadBalancer = MANAGED_LOAD_BALANCERS[kind.kind as ManagedLoadBalancerKindName](this, "api-load-balancer", {
@@ -85,6 +97,7 @@ export class KubeadmHaCluster extends Construct {
       securityGroupIds,
       instanceProfileNames,
       userData: props.userData,
+      unguarded: (node) => lift?.allowDestroy === true || lift?.replaceNode === node.name,
       // A node's first boot installs packages through the NAT gateway, joins through the load
       // balancer and publishes or fetches secrets: egress, SG rules, IAM policies and KMS aliases
       // must all exist by then, not merely the resources the instance references.
@@ -100,6 +113,12 @@ export class KubeadmHaCluster extends Construct {
     this.apiLoadBalancer?.registerControlPlane(
       Object.fromEntries(topology.controlPlane.map((node) => [node.name, this.nodes.instances[node.name].id])),
     );
+    this.day2 = new Day2Guards(this, "day2", {
+      topology,
+      instances: this.nodes.instances,
+      digests: props.nodeDigests ?? new Map(topology.nodes.map((node) => [node.name, nodeConfigDigest(topology, node, props.userData(node))])),
+      lift,
+    });
   }
 }
 
@@ -110,7 +129,7 @@ function etcdBackups(scope: Construct, topology: Topology, identity: NodeIdentit
   return new EtcdBackupBucket(scope, "etcd-backups", {
     topology,
     holderRole: holder,
-    holderRoleName: roleName(topology.stack, role),
+    holderRoleName: roleName(topology.stack, topology.spec.region, role),
     accountId: identity.callerIdentity.accountId,
     partition: identity.partition.partition,
     dnsSuffix: identity.partition.dnsSuffix,

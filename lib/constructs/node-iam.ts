@@ -63,6 +63,11 @@ export interface NodeIdentityProps {
    */
   readonly operatorAudiences?: readonly SecretAudience[];
   /**
+   * Lifts prevent_destroy from the KMS keys, for a deliberate teardown (KUBEADM_HA_ALLOW_DESTROY).
+   * @default false
+   */
+  readonly allowDestroy?: boolean;
+  /**
    * Session encryption key and session log destinations of the account's Session Manager
    * preferences: the agent needs permissions on them, or sessions fail in such accounts.
    * @default topology.spec.sessionManager
@@ -171,7 +176,7 @@ export class NodeIdentity extends Construct {
     const accountRoot = `arn:${partition}:iam::${account}:root`;
     /** Every kubeadm-ha node role of the account (all stacks), for the account statements' exclusion. */
     const anyNodeRole = `arn:${partition}:iam::${account}:role${NODE_ROLE_PATH}*`;
-    const roleArn = (role: NodeRole) => `arn:${partition}:iam::${account}:role${NODE_ROLE_PATH}${roleName(stack, role)}`;
+    const roleArn = (role: NodeRole) => `arn:${partition}:iam::${account}:role${NODE_ROLE_PATH}${roleName(stack, region, role)}`;
 
     const assumeRole = new DataAwsIamPolicyDocument(this, "ec2-assume-role", {
       statement: [
@@ -188,9 +193,11 @@ export class NodeIdentity extends Construct {
     const profiles: Partial<Record<NodeRole, IamInstanceProfile>> = {};
     const policies: IamRolePolicy[] = [];
     for (const role of roleNames) {
-      // Fixed names: they are what `aws iam` and CloudTrail show, and the stack name keeps them unique.
+      // Fixed names: they are what `aws iam` and CloudTrail show. IAM is global to the account, so
+      // the region is part of the name: the same stack name may run in two regions.
+      const iamName = roleName(stack, region, role);
       const iamRole = new IamRole(this, `${role}-role`, {
-        name: roleName(stack, role),
+        name: iamName,
         path: NODE_ROLE_PATH,
         description: `kubeadm-ha ${stack}: ${role} nodes`,
         assumeRolePolicy: assumeRole.json,
@@ -198,7 +205,7 @@ export class NodeIdentity extends Construct {
       });
       roles[role] = iamRole;
       profiles[role] = new IamInstanceProfile(this, `${role}-instance-profile`, {
-        name: `${stack}-${role}`,
+        name: iamName,
         path: NODE_ROLE_PATH,
         role: iamRole.name,
         tags: { Name: `${stack}-${role}`, Role: role },
@@ -327,6 +334,8 @@ export class NodeIdentity extends Construct {
         deletionWindowInDays: deletionWindow,
         policy: policy.json,
         tags: { Name: `${stack}-${key.audience}`, Audience: key.audience },
+        // Losing a key loses every parameter it encrypted: no ordinary apply may schedule its deletion.
+        lifecycle: { preventDestroy: !props.allowDestroy },
         // The policy names the roles by ARN, not by reference: they must exist before it is set.
         dependsOn: [...new Set([...readers, ...writers])].map((role) => roles[role]!),
       });
@@ -348,9 +357,12 @@ export class NodeIdentity extends Construct {
   }
 }
 
-/** A node role's IAM name (under NODE_ROLE_PATH); fixed, so ARNs can be written before the role exists. */
-export function roleName(stack: string, role: NodeRole): string {
-  return `${stack}-${role}`;
+/**
+ * A node role's IAM name (under NODE_ROLE_PATH); fixed, so ARNs can be written before the role
+ * exists. IAM is global to the account: the region keeps the same stack in two regions apart.
+ */
+export function roleName(stack: string, region: string, role: NodeRole): string {
+  return `${stack}-${region}-${role}`;
 }
 
 interface AgentPolicyContext {

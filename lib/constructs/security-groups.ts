@@ -70,11 +70,15 @@ export class ClusterSecurityGroups extends Construct {
 
     const group = (role: NodeRole, description: string) =>
       new SecurityGroup(this, role, {
-        // A fixed name and description: both are immutable in EC2, so changing either replaces the group.
-        name: `${stack}-${role}`,
+        // Name and description are immutable in EC2, so changing either (or the VPC) replaces the
+        // group: a name prefix and create-before-destroy let the new group exist, and the
+        // instances move to it, before the old one is deleted (a fixed name would collide, and
+        // deleting a group still in use fails with DependencyViolation).
+        namePrefix: `${stack}-${role}-`,
         description,
         vpcId: props.vpcId,
         tags: { Name: `${stack}-${role}` },
+        lifecycle: { createBeforeDestroy: true },
       });
     const groups: Partial<Record<NodeRole, SecurityGroup>> = {};
     for (const role of provisionedRoles(topology, "securityGroup")) {

@@ -93,10 +93,17 @@ export function etcdInitialCluster(members: readonly EtcdMember[]): string {
   return members.map((member) => `${member.name}=${member.peerUrl}`).join(",");
 }
 
-export function renderEtcdMemberFiles(topology: Topology, node: ClusterNode): NodeFile[] {
+/**
+ * "new" for the founding members. "existing" for a member that joins the running cluster (a
+ * rotation's replacement or a scaled-up member), after `etcdctl member add` has announced it: the
+ * day-2 commands render that node so (lib/day2/guard-lift.ts).
+ */
+export type EtcdInitialClusterState = "new" | "existing";
+
+export function renderEtcdMemberFiles(topology: Topology, node: ClusterNode, clusterState: EtcdInitialClusterState = "new"): NodeFile[] {
   const member = memberFor(topology, node);
   return [
-    { path: ETCD_CONFIG_PATH, content: renderConfig(topology, member), permissions: "0644" },
+    { path: ETCD_CONFIG_PATH, content: renderConfig(topology, member, clusterState), permissions: "0644" },
     { path: ETCD_UNIT_PATH, content: renderUnit(topology), permissions: "0644" },
   ];
 }
@@ -118,7 +125,7 @@ function memberFor(topology: Topology, node: ClusterNode): EtcdMember {
   return member;
 }
 
-function renderConfig(topology: Topology, member: EtcdMember): string {
+function renderConfig(topology: Topology, member: EtcdMember, clusterState: EtcdInitialClusterState): string {
   const certificates = etcdCertificatePaths();
   // The key order follows etcd.conf.yml.sample so the file reads like the upstream reference.
   const config = {
@@ -137,7 +144,7 @@ function renderConfig(topology: Topology, member: EtcdMember): string {
     "initial-cluster": etcdInitialCluster(topology.etcd.members),
     "initial-cluster-token": etcdInitialClusterToken(topology.stack),
     // Read only on first boot; once the data dir holds a WAL, restarts rejoin the existing cluster.
-    "initial-cluster-state": "new",
+    "initial-cluster-state": clusterState,
     // Pre-vote is the default from 3.5; pinned so a member that rejoins after a partition cannot
     // force a needless election on any release.
     "pre-vote": true,

@@ -11,7 +11,7 @@ import type { NodeFile } from "../node-file";
 import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ROLE_PROFILES } from "../roles";
 import { renderLoadBalancerFiles } from "../load-balancers/registry";
-import { renderEtcdMemberFiles } from "./etcd";
+import { EtcdInitialClusterState, renderEtcdMemberFiles } from "./etcd";
 import { renderInitNodeJoinConfigFile } from "./kubeadm";
 import { renderCniFiles } from "./cni";
 import { renderCorednsFiles } from "./coredns";
@@ -94,9 +94,9 @@ export function bootScripts(node: ClusterNode): string[] {
 }
 
 /** Each role's own files, after cluster.env and the boot scripts; a new role adds its entry here. */
-const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode) => NodeFile[]>> = {
+const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode, etcdClusterState: EtcdInitialClusterState) => NodeFile[]>> = {
   "load-balancer": (topology) => renderLoadBalancerFiles(topology),
-  etcd: (topology, node) => [script("etcd-pki.sh"), ...renderEtcdMemberFiles(topology, node)],
+  etcd: (topology, node, etcdClusterState) => [script("etcd-pki.sh"), ...renderEtcdMemberFiles(topology, node, etcdClusterState)],
   "control-plane": (topology, node) => {
     const files = [
       ...kubernetesNodeFiles(topology, node),
@@ -113,14 +113,15 @@ const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNo
   worker: (topology, node) => kubernetesNodeFiles(topology, node),
 };
 
-export function renderNodeFiles(topology: Topology, node: ClusterNode): NodeFile[] {
+/** etcdClusterState: "existing" renders an external etcd node that joins the running cluster. */
+export function renderNodeFiles(topology: Topology, node: ClusterNode, etcdClusterState: EtcdInitialClusterState = "new"): NodeFile[] {
   const files: NodeFile[] = [
     { path: CLUSTER_ENV_PATH, content: renderClusterEnv(topology, node), permissions: "0644" },
     bootUnitFile(),
     script("common.sh"),
     script("boot.sh"),
     ...bootScripts(node).map(script),
-    ...ROLE_FILES[node.role](topology, node),
+    ...ROLE_FILES[node.role](topology, node, etcdClusterState),
   ];
   files.push(...renderDay2Files(topology, node, script));
   assertUniqueBaseNames(node, files);
