@@ -15,6 +15,7 @@ import {
   loadBalancerNodeZone,
   nodeKindSpecIssues,
   NodeLoadBalancerKind,
+  proxyDuration as ms,
   singleInstanceWarning,
 } from "./module";
 
@@ -152,14 +153,6 @@ export function renderHaproxyConfig(topology: Topology): string {
     "",
   ];
   return lines.join("\n");
-}
-
-/** HAProxy time syntax: integers only, so sub-second values stay in ms. */
-function ms(value: number): string {
-  if (value % 3_600_000 === 0) return `${value / 3_600_000}h`;
-  if (value % 60_000 === 0) return `${value / 60_000}m`;
-  if (value % 1000 === 0) return `${value / 1000}s`;
-  return `${value}ms`;
 }
 
 export const haproxy: NodeLoadBalancerKind<"haproxy"> = {

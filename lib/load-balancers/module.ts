@@ -125,3 +125,14 @@ export function nodeKindSpecIssues(spec: ClusterSpec): SpecIssue[] {
 export function loadBalancerNodeZone(topology: Topology, zone: string): string | undefined {
   return topology.loadBalancer?.availabilityZone === zone ? "the load balancer runs there" : undefined;
 }
+
+/**
+ * A duration in milliseconds in the time syntax HAProxy and NGINX share: whole hours, minutes or
+ * seconds where exact ("1h", "10s"), else milliseconds ("500ms"); both read integers only.
+ */
+export function proxyDuration(value: number): string {
+  if (value % 3_600_000 === 0) return `${value / 3_600_000}h`;
+  if (value % 60_000 === 0) return `${value / 60_000}m`;
+  if (value % 1000 === 0) return `${value / 1000}s`;
+  return `${value}ms`;
+}

@@ -14,6 +14,7 @@ import {
   loadBalancerNodeZone,
   nodeKindSpecIssues,
   NodeLoadBalancerKind,
+  proxyDuration as seconds,
   singleInstanceWarning,
 } from "./module";
 
@@ -110,14 +111,6 @@ export function renderNginxConfig(topology: Topology): string {
  */
 function workerConnections(topology: Topology): number {
   return Math.max(4096, 2 * 16 * topology.nodes.length);
-}
-
-/** NGINX time syntax ("1s", "1h"); sub-second values as "ms". */
-function seconds(value: number): string {
-  if (value % 3_600_000 === 0) return `${value / 3_600_000}h`;
-  if (value % 60_000 === 0) return `${value / 60_000}m`;
-  if (value % 1000 === 0) return `${value / 1000}s`;
-  return `${value}ms`;
 }
 
 export const nginx: NodeLoadBalancerKind<"nginx"> = {
