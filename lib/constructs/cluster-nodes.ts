@@ -175,8 +175,9 @@ export class ClusterNodes extends Construct {
         sourceDestCheck: true,
         tags: { Name: name, Role: node.role, Cluster: stack },
         lifecycle: {
-          // The user data lands in user_data, or user_data_base64 when sent gzipped whole.
-          ignoreChanges: guard.ignoreChanges.map((attribute) => (attribute === "user_data" && !("userData" in encoded) ? "user_data_base64" : attribute)),
+          // Ignoring user data means both forms: the provider also records user_data (computed)
+          // for a node sent user_data_base64 (gzipped whole), and a plan would otherwise update it.
+          ignoreChanges: guard.ignoreChanges.flatMap((attribute) => (attribute === "user_data" ? ["user_data", "user_data_base64"] : [attribute])),
           preventDestroy: guard.preventDestroy && !props.unguarded?.(node),
         },
         dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
