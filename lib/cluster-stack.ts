@@ -8,6 +8,7 @@ import { Annotations, DISABLE_STACK_TRACE_IN_METADATA, LocalBackend, S3Backend, 
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import type { ClusterNode, NodeRole, Topology } from "./topology";
 import { kmsAlias, parameterPrefix, SecretAudience } from "./secret-store";
+import { isHclSynth } from "./constructs/hcl-output";
 import { KubeadmHaCluster } from "./constructs/kubeadm-ha-cluster";
 import type { CniPort } from "./cni-ports";
 import type { GuardLift } from "./day2/guard-lift";
@@ -96,7 +97,9 @@ export class ClusterStack extends TerraformStack {
       defaultTags: [{ tags: sortedRecord({ ...spec.tags, ...fixedTags }) }],
     });
 
-    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
+    // cdktf 0.21's HCL renderer garbles an override inside the terraform block (`0 = "required_version"`),
+    // so `cdktf synth --hcl` output leaves it out; README's HCL section says to add it by hand.
+    if (!isHclSynth(this)) this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
     this.configureBackend(stack, spec.region, props.backend ?? { kind: "local" });
 
     for (const warning of topology.warnings) Annotations.of(this).addWarning(warning);
