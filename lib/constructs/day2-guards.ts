@@ -54,8 +54,11 @@ export class Day2Guards extends Construct {
     const guard = (name: string, value: unknown, lifted: boolean) => {
       const text = JSON.stringify(value);
       const resource = new DataResource(this, name, {
-        input: { value: text },
-        triggersReplace: { value: text },
+        // Plain strings: cdktf's HCL output flattens a one-key object holding a JSON text, so
+        // `cdktf synth --hcl` would plan a different value.
+        // (terraform_data takes any value; the provider binding types these as objects.)
+        input: text as unknown as Record<string, unknown>,
+        triggersReplace: text as unknown as Record<string, unknown>,
         lifecycle: { preventDestroy: !lifted },
       });
       // The address is the message: Terraform's refusal names terraform_data.<name>.
