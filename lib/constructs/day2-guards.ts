@@ -52,10 +52,10 @@ export class Day2Guards extends Construct {
     const allowDestroy = lift?.allowDestroy === true;
     const guards: Record<string, DataResource> = {};
     const guard = (name: string, value: unknown, lifted: boolean) => {
-      const text = JSON.stringify(value);
+      const text = guardText(value);
       const resource = new DataResource(this, name, {
-        // Plain strings: cdktf's HCL output flattens a one-key object holding a JSON text, so
-        // `cdktf synth --hcl` would plan a different value.
+        // Plain strings that do not look like JSON: cdktf's HCL output decodes JSON-looking text,
+        // so `cdktf synth --hcl` would plan a different value.
         // (terraform_data takes any value; the provider binding types these as objects.)
         input: text as unknown as Record<string, unknown>,
         triggersReplace: text as unknown as Record<string, unknown>,
@@ -102,4 +102,16 @@ export class Day2Guards extends Construct {
     }
     this.nodeConfigs = nodeConfigs;
   }
+}
+
+/**
+ * A guarded value as text: strings as they are, lists joined with commas, objects as sorted
+ * key=value pairs. Never JSON: cdktf's HCL output decodes JSON-looking strings.
+ */
+export function guardText(value: unknown): string {
+  if (Array.isArray(value)) return value.map(guardText).join(",");
+  if (value !== null && typeof value === "object") {
+    return Object.keys(value).sort().map((key) => `${key}=${guardText((value as Record<string, unknown>)[key])}`).join(";");
+  }
+  return String(value);
 }
