@@ -100,7 +100,7 @@ describe("guards in the synthesized stacks", () => {
     }
     expect(data(doc, "immutable_network_vpcCidr").triggers_replace).toBe(guardText(spec.network.vpcCidr));
     expect(data(doc, "immutable_network_availabilityZones").triggers_replace).toBe(guardText(spec.network.availabilityZones));
-    expect(data(doc, "membership_controlPlane_count").triggers_replace).toBe(String(spec.controlPlane.count));
+    expect(data(doc, "membership_controlPlane_count").triggers_replace).toBe(`count=${spec.controlPlane.count}`);
     expect(data(doc, "immutable_controlPlaneEndpoint").triggers_replace).toBe(guardText(shippedTopology(stack).controlPlaneEndpoint));
     expect(data(doc, "membership_controlPlane_count").lifecycle).toEqual({ prevent_destroy: true });
     expect(data(doc, "membership_etcd_members") !== undefined).toBe(stack === "external-etcd");
@@ -175,7 +175,7 @@ describe("guards in the synthesized stacks", () => {
 
   test("a scaling step synthesizes the step's count with the role's membership guard lifted", () => {
     const grown = synth({ "external-etcd": { scale: { role: "etcd", count: 4 } } })("external-etcd");
-    expect(data(grown, "membership_etcd_members")).toMatchObject({ triggers_replace: "4", lifecycle: { prevent_destroy: false } });
+    expect(data(grown, "membership_etcd_members")).toMatchObject({ triggers_replace: "count=4", lifecycle: { prevent_destroy: false } });
     expect(data(grown, "membership_controlPlane_count").lifecycle).toEqual({ prevent_destroy: true });
     const etcd4 = instanceOf(grown, "external-etcd", "etcd-4");
     expect(etcd4.user_data).toContain("initial-cluster-state: existing");
@@ -183,7 +183,7 @@ describe("guards in the synthesized stacks", () => {
     expect(instanceOf(grown, "external-etcd", "etcd-3").user_data).toContain("initial-cluster-state: new");
     const shrunk = synth({ "five-server": { scale: { role: "control-plane", count: 1 } } })("five-server");
     expect(instanceOf(shrunk, "five-server", "control-plane-2")).toBeUndefined();
-    expect(data(shrunk, "membership_controlPlane_count")).toMatchObject({ triggers_replace: "1", lifecycle: { prevent_destroy: false } });
+    expect(data(shrunk, "membership_controlPlane_count")).toMatchObject({ triggers_replace: "count=1", lifecycle: { prevent_destroy: false } });
   });
 
   test("KUBEADM_HA_ALLOW_DESTROY lifts every guard of its stack only", () => {

@@ -105,10 +105,12 @@ export class Day2Guards extends Construct {
 }
 
 /**
- * A guarded value as text: strings as they are, lists joined with commas, objects as sorted
- * key=value pairs. Never JSON: cdktf's HCL output decodes JSON-looking strings.
+ * A guarded value as text: strings as they are, numbers as `count=N`, lists joined with commas,
+ * objects as sorted key=value pairs. Never JSON, never a bare number: cdktf's HCL output decodes
+ * JSON-looking strings and writes numeric strings as numbers.
  */
 export function guardText(value: unknown): string {
+  if (typeof value === "number") return `count=${value}`;
   if (Array.isArray(value)) return value.map(guardText).join(",");
   if (value !== null && typeof value === "object") {
     return Object.keys(value).sort().map((key) => `${key}=${guardText((value as Record<string, unknown>)[key])}`).join(";");
