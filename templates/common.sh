@@ -15,12 +15,6 @@ KMS_DENIED_STALE_SECONDS="${KUBEADM_HA_KMS_DENIED_STALE_SECONDS:-300}"
 export HOME="${HOME:-/root}" PATH="$PATH:/snap/bin" DEBIAN_FRONTEND=noninteractive
 # shellcheck source=/dev/null
 . "$ROOT/etc/kubeadm-ha/cluster.env"
-# An Auto Scaling group's worker learns its name, address and zone on its first boot.
-if [[ ${NODE_IDENTITY:-} == imds ]]; then
-  [[ -f $ROOT$NODE_IDENTITY_ENV ]] || bash "$LIB_DIR/node-identity.sh" || exit 1
-  # shellcheck source=/dev/null
-  . "$ROOT$NODE_IDENTITY_ENV"
-fi
 mkdir -p "$STATE_DIR" "${LOG_FILE%/*}"
 
 log() { printf '%s %s %s: %s\n' "$(date -u +%FT%TZ)" "$NODE_NAME" "${SCRIPT:-kubeadm-ha}" "$*" | tee -a "$LOG_FILE" >&2; }

@@ -15,6 +15,8 @@ import { day2Env } from "./day2";
 export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
 /** A dynamic node's NODE_NAME, NODE_IP and NODE_ZONE, written at first boot by templates/node-identity.sh. */
 export const NODE_IDENTITY_ENV_PATH = "/etc/kubeadm-ha/node-identity.env";
+/** Sourced at the end of a dynamic node's cluster.env (node-files.ts installs it). */
+export const NODE_IDENTITY_SCRIPT_PATH = "/usr/local/lib/kubeadm-ha/node-identity.sh";
 
 /**
  * Shell-sourceable KEY='value' pairs: all the scripts know about the cluster. Each role gets only
@@ -83,9 +85,9 @@ const ROLE_ENV: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode
 };
 
 function commonEnv(topology: Topology, node: ClusterNode): EnvPairs {
-  // A dynamic node (an Auto Scaling group's instance) has no name or address at synth: common.sh
-  // runs node-identity.sh, which asks the instance metadata service and writes NODE_NAME, NODE_IP
-  // and NODE_ZONE to NODE_IDENTITY_ENV.
+  // A dynamic node (an Auto Scaling group's instance) has no name or address at synth: its
+  // cluster.env ends by sourcing node-identity.sh, which sets NODE_NAME, NODE_IP and NODE_ZONE from
+  // the instance metadata service (and keeps them in NODE_IDENTITY_ENV).
   const identity: EnvPairs = node.dynamic
     ? [
         ["NODE_IDENTITY", "imds"],
@@ -156,5 +158,7 @@ export function renderClusterEnv(topology: Topology, node: ClusterNode): string 
   const header = `# kubeadm-ha facts for ${who}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
   const base = clusterEnv(topology, node);
   const entries = [...base, ...day2Env(topology, node).filter(([key]) => !base.some(([known]) => known === key))];
-  return header + entries.map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
+  // A dynamic node's name, IP and zone, from the instance metadata service on its first boot.
+  const identity = node.dynamic ? `. "\${KUBEADM_HA_ROOT:-}${NODE_IDENTITY_SCRIPT_PATH}"\n` : "";
+  return header + entries.map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("") + identity;
 }

@@ -110,7 +110,7 @@ const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNo
     }
     return files;
   },
-  // An Auto Scaling group's worker learns its identity at boot (common.sh runs node-identity.sh).
+  // An Auto Scaling group's worker learns its identity at boot (its cluster.env sources node-identity.sh).
   worker: (topology, node) => [...kubernetesNodeFiles(topology, node), ...(node.dynamic ? [script("node-identity.sh")] : [])],
 };
 
