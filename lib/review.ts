@@ -192,10 +192,10 @@ function autoScalingLines(topology: Topology, rendered: ReadonlyMap<string, Rend
     `| ${template.name} (Auto Scaling group: ${group.minSize}-${group.maxSize}, ${group.desiredCapacity} at creation) | worker | dynamic | ${zones} | ${group.instanceTypes.join(", ")} | ${files} |`,
     "",
     `**Addresses of ${template.name} are dynamic.** EC2 gives each instance its private IP and zone at launch (the group spans ` +
-      `the private subnet of every zone; each subnet keeps hosts below the static nodes' reserved range for them, never for the group). ` +
+      `the private subnet of every zone; each private subnet reserves its low hosts for the static nodes, so the group never takes one of their addresses). ` +
       "No config in this bundle names them: each instance reads its instance id, IP and zone from IMDSv2 at boot " +
       "(`node-identity.sh`), registers as `worker-<instance id>` and joins with the join material the control-plane nodes keep published. " +
-      `Purchase: ${purchase}. A scaled-in or lost instance leaves a NotReady Node until it is deleted (\`kubectl delete node\`, docs/operations.md); ` +
+      `Purchase: ${purchase}. A scaled-in or lost instance leaves a NotReady Node until it is deleted (\`kubectl delete node\`, docs/operations-changes.md); ` +
       "a new launch template version reaches instances launched afterwards only.",
   ];
 }
