@@ -73,7 +73,8 @@ export async function planStacks(requests: readonly StackPlanRequest[], options:
   try {
     terraform = findTerraform();
   } catch {
-    return { notRun: `terraform is not on PATH (install Terraform >= 1.10, or set KUBEADM_HA_TERRAFORM)`, outcomes };
+    const tried = process.env.KUBEADM_HA_TERRAFORM;
+    return { notRun: tried ? `KUBEADM_HA_TERRAFORM=${tried} does not run terraform` : "terraform is not on PATH (install Terraform >= 1.10, or set KUBEADM_HA_TERRAFORM)", outcomes };
   }
   const started = Date.now();
   let tf: TerraformHarness;
