@@ -153,6 +153,8 @@ test("a long Plan section still splits under 65,536 characters per comment, rows
   expect(parts.length).toBeGreaterThan(2);
   for (const part of parts) expect(part.length).toBeLessThanOrEqual(COMMENT_LIMIT);
   expect(parts[0]).toContain("### Plan");
+  // The replaced load balancer stays in view; the 1,500 creates fold.
+  expect(parts[0]).toMatch(/### Plan\n\n.*\n\n\| resource \| node \| action \| why \|\n\| --- \| --- \| --- \| --- \|\n\| `aws_instance\.cluster_nodes_lb-1_D0EF9D9B` \| lb-1 \| replace \|.*\n\n<details><summary>1500 resource\(s\) created or updated in place<\/summary>\n\n\| resource/);
   const rows = parts.flatMap((part) => part.split("\n").filter((line) => line.startsWith("| `aws_instance.cluster_nodes_worker-")));
   expect(rows).toHaveLength(1500);
   for (const row of rows) expect(row).toMatch(/^\| `aws_instance\.cluster_nodes_worker-\d+_00000000` \| worker-\d+ \| create \| - \|$/);

@@ -121,6 +121,9 @@ function stackBlocks(diff: StackDiff): string[] {
   return blocks;
 }
 
+/** Plan rows shown as one table; past this, creates and updates fold into <details>. */
+const PLAN_ROWS_SHOWN = 20;
+
 function planBlock(report: PlanReport): string {
   const { outcome } = report;
   const lines = ["### Plan", ""];
@@ -149,13 +152,19 @@ function planBlock(report: PlanReport): string {
       const { summary, outputs } = outcome.digest;
       const against = outcome.against === "base" ? "a synthetic state of the base" : "an empty state (a new stack)";
       lines.push(`**${summary.add} to add, ${summary.change} to change, ${summary.destroy} to destroy** (${summary.replace} replaced): \`terraform plan\` of the head against ${against}.`);
-      if (report.rows.length > 0) {
-        lines.push(
-          "",
-          "| resource | node | action | why |",
-          "| --- | --- | --- | --- |",
-          ...report.rows.map((row) => `| \`${row.address}\` | ${row.node ?? "-"} | ${row.action} | ${escapeCell(row.why || "-")} |`),
-        );
+      const table = (rows: PlanReport["rows"]) => [
+        "| resource | node | action | why |",
+        "| --- | --- | --- | --- |",
+        ...rows.map((row) => `| \`${row.address}\` | ${row.node ?? "-"} | ${row.action} | ${escapeCell(row.why || "-")} |`),
+      ];
+      // Replacements and destroys always show; a long list of creates and updates folds.
+      const gone = report.rows.filter((row) => row.action === "replace" || row.action === "delete");
+      const rest = report.rows.filter((row) => !gone.includes(row));
+      if (report.rows.length <= PLAN_ROWS_SHOWN) {
+        if (report.rows.length > 0) lines.push("", ...table(report.rows));
+      } else {
+        if (gone.length > 0) lines.push("", ...table(gone));
+        lines.push("", `<details><summary>${rest.length} resource(s) created or updated in place</summary>`, "", ...table(rest), "", "</details>");
       }
       if (outputs.length > 0) lines.push("", `Outputs that change: ${outputs.map((name) => `\`${name}\``).join(", ")}.`);
       lines.push("", how);
