@@ -95,13 +95,18 @@ describe("pins and permissions", () => {
     }
   });
 
-  test("the review job: synth, one line picks the comment body, artifact, comment for same-repo pull requests", () => {
+  test("the review job: Terraform, synth, one line picks the comment body, artifact, comment for same-repo pull requests", () => {
     const steps = workflow("pull-request.yml").jobs.review.steps;
     const body = steps.find((s) => s.name === "Review comment body");
     expect(body?.run).toBe('npm run --silent review -- --base "origin/$BASE_REF" > "$RUNNER_TEMP/review.md"');
     const names = steps.map((s) => s.run ?? s.uses?.split("@")[0] ?? "");
     expect(names.indexOf("npm run synth")).toBeLessThan(names.indexOf(body?.run ?? ""));
     expect(names).toEqual(expect.arrayContaining(["actions/upload-artifact", "actions/github-script"]));
+    // Terraform for the review's Plan section, its real output (no wrapper), before the review runs.
+    const terraform = steps.findIndex((s) => s.uses?.startsWith("hashicorp/setup-terraform@"));
+    expect(terraform).toBeGreaterThan(-1);
+    expect(terraform).toBeLessThan(steps.indexOf(body!));
+    expect(steps[terraform].with).toEqual(expect.objectContaining({ terraform_wrapper: false }));
     const comment = steps.find((s) => s.uses?.startsWith("actions/github-script@"));
     expect(comment?.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
     expect(String(comment?.with?.script)).toContain('require("./scripts/ci/review-comment.js")');

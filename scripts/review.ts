@@ -1,29 +1,39 @@
 /**
  * `npm run review -- --base <git-ref>`: what a pull request changes, per stack, for a reviewer.
  * Synthesizes the base ref (in a temporary git worktree) and the working tree, compares them
- * (lib/review-diff/) and writes Markdown to stdout and to <out>/review/DIFF.md. The pull-request
+ * (lib/review-diff/), and, where Terraform and the provider are available, plans each changed
+ * stack of the head against a synthetic state of the base (lib/plan/, offline: every AWS call goes
+ * to a loopback stub). Writes Markdown to stdout and to <out>/review/DIFF.md. The pull-request
  * workflow posts it as the review comment (scripts/ci/review-comment.js splits a long one).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { planStacks, StackPlans } from "../lib/plan/stack-plans";
 import { compareStacks } from "../lib/review-diff/compare";
 import { renderReviewDiffBlocks } from "../lib/review-diff/markdown";
+import { withPlan } from "../lib/review-diff/plan";
 import { readSynthOutput } from "../lib/review-diff/synth-output";
 
 interface Options {
   readonly base: string;
   readonly out: string;
+  readonly plan: boolean;
+  /** The plans' time budget, init included. */
+  readonly planTimeoutSeconds: number;
 }
 
-const USAGE = "usage: npm run review -- --base <git-ref> [--out <folder>]";
+const USAGE = "usage: npm run review -- --base <git-ref> [--out <folder>] [--no-plan] [--plan-timeout <seconds>]";
+const DEFAULT_PLAN_TIMEOUT_SECONDS = 600;
 
 class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Options {
   let base: string | undefined;
   let out = "cdktf.out";
+  let plan = true;
+  let planTimeoutSeconds = DEFAULT_PLAN_TIMEOUT_SECONDS;
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index];
     const value = () => {
@@ -34,11 +44,16 @@ function parseArgs(argv: readonly string[]): Options {
     };
     if (arg === "--base") base = value();
     else if (arg === "--out") out = value();
-    else if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
-    else throw new UsageError(`review: "${arg}": unknown argument; accepted: --base, --out\n${USAGE}`);
+    else if (arg === "--no-plan") plan = false;
+    else if (arg === "--plan-timeout") {
+      const text = value();
+      planTimeoutSeconds = Number(text);
+      if (!/^\d+$/.test(text) || planTimeoutSeconds < 1) throw new UsageError(`review: --plan-timeout: "${text}": a whole number of seconds (at least 1) is accepted\n${USAGE}`);
+    } else if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
+    else throw new UsageError(`review: "${arg}": unknown argument; accepted: --base, --out, --no-plan, --plan-timeout\n${USAGE}`);
   }
   if (!base) throw new UsageError(`review: --base is required (the git ref the change is compared with, e.g. origin/main)\n${USAGE}`);
-  return { base, out };
+  return { base, out, plan, planTimeoutSeconds };
 }
 
 function git(cwd: string, args: readonly string[]): string {
@@ -57,7 +72,7 @@ function synth(projectDir: string, outdir: string, what: string): void {
   }
 }
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   let options: Options;
   try {
     options = parseArgs(argv);
@@ -90,8 +105,31 @@ function main(argv: readonly string[]): number {
     const base = readSynthOutput(baseOut);
     const head = readSynthOutput(headOut);
     const stacks = [...new Set([...base.keys(), ...head.keys()])].sort();
-    const diffs = stacks.map((name) => compareStacks(base.get(name), head.get(name)));
-    const blocks = renderReviewDiffBlocks(diffs, { baseLabel: `${options.base} (${commit.slice(0, 7)})`, headLabel: "working tree" });
+    let diffs = stacks.map((name) => compareStacks(base.get(name), head.get(name)));
+
+    // Terraform's own view of each stack that an apply would touch.
+    const planned = diffs.filter((diff) => diff.status === "changed" || diff.status === "added");
+    let plans: StackPlans | undefined;
+    if (!options.plan) plans = { notRun: "--no-plan", outcomes: new Map() };
+    else if (planned.length > 0) {
+      plans = await planStacks(
+        planned.map((diff) => ({
+          stack: diff.stack,
+          ...(base.has(diff.stack) ? { baseDir: path.join(baseOut, "stacks", diff.stack) } : {}),
+          headDir: path.join(headOut, "stacks", diff.stack),
+        })),
+        { budgetMs: options.planTimeoutSeconds * 1000, log: (line) => console.error(line) },
+      );
+    }
+    diffs = diffs.map((diff) => {
+      const outcome = plans?.outcomes.get(diff.stack);
+      return outcome ? withPlan(diff, outcome, { base: base.get(diff.stack), head: head.get(diff.stack), tool: plans?.tool }) : diff;
+    });
+    const blocks = renderReviewDiffBlocks(diffs, {
+      baseLabel: `${options.base} (${commit.slice(0, 7)})`,
+      headLabel: "working tree",
+      ...(plans?.notRun ? { planNotRun: plans.notRun } : {}),
+    });
     const joined = blocks.join("\n");
     const full = joined.endsWith("\n") ? joined : `${joined}\n`;
     const reviewDir = path.join(headOut, "review");
@@ -106,9 +144,12 @@ function main(argv: readonly string[]): number {
   }
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  console.error(error instanceof Error ? error.message : String(error));
-  process.exitCode = 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = 1;
+  },
+);

@@ -1,6 +1,6 @@
 /**
  * Each change class of lib/day2/change-classes.ts, planned by real Terraform (-refresh=false)
- * against a synthetic state of the shipped five-server stack (support/synthetic-state.ts):
+ * against a synthetic state of the shipped five-server stack (lib/plan/synthetic-state.ts):
  * - in-place: the plan applies it (tags, a worker added) and touches no control-plane node;
  * - rotation: no instance changes, and the plan's checks name every out-of-date node;
  * - immutable and membership: the plan fails, naming terraform_data.<guard>;
@@ -10,8 +10,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REPO_ROOT } from "../support/specs";
-import { startTerraform, synthesizeSpecs, TerraformError, TerraformHarness } from "../support/terraform";
-import { DayTwoPlan, planAgainstBase, syntheticStateOf } from "../support/synthetic-state";
+import { synthesizeSpecs } from "../support/synth-specs";
+import { startTerraform, TerraformError, TerraformHarness } from "../../lib/plan/terraform";
+import { DayTwoPlan, planAgainstBase, syntheticStateOf } from "../../lib/plan/synthetic-state";
 import { synthesizeClusters } from "../../lib/app";
 import type { GuardLift } from "../../lib/day2/guard-lift";
 

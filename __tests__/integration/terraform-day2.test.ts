@@ -1,5 +1,5 @@
 /**
- * Day-2 plans with real Terraform against a synthetic prior state (support/synthetic-state.ts):
+ * Day-2 plans with real Terraform against a synthetic prior state (lib/plan/synthetic-state.ts):
  * each shipped stack plans "No changes" against the state built from its own plan, and changed
  * specs show the actions the provider really takes (create, update in place, replace with its
  * replace_paths, delete).
@@ -7,9 +7,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { REPO_ROOT } from "../support/specs";
-import { STUB_ACCOUNT_ID } from "../support/aws-stub";
-import { startTerraform, synthesizeSpecs, TerraformHarness } from "../support/terraform";
-import { DayTwoPlan, planAgainstBase, StateV4 } from "../support/synthetic-state";
+import { synthesizeSpecs } from "../support/synth-specs";
+import { STUB_ACCOUNT_ID } from "../../lib/plan/aws-stub";
+import { startTerraform, TerraformHarness } from "../../lib/plan/terraform";
+import { DayTwoPlan, planAgainstBase, StateV4 } from "../../lib/plan/synthetic-state";
 
 const TIMEOUT_MS = 900_000;
 const shipped = (name: string) => fs.readFileSync(path.join(REPO_ROOT, "clusters", `${name}.yaml`), "utf8");

@@ -15,8 +15,8 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { multiLineTextForSynth } from "../../lib/constructs/hcl-output";
 import { escapeTerraformTemplate, unescapeTerraformTemplate } from "../../lib/terraform-escape";
-import { StackPlan, startTerraform, TerraformHarness } from "../support/terraform";
-import { DayTwoPlan, planAgainstBase } from "../support/synthetic-state";
+import { StackPlan, startTerraform, TerraformHarness } from "../../lib/plan/terraform";
+import { DayTwoPlan, planAgainstBase } from "../../lib/plan/synthetic-state";
 
 const TIMEOUT_MS = 900_000;
 

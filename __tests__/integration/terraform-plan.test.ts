@@ -1,7 +1,7 @@
 /**
  * Real Terraform, offline: every shipped cluster in clusters/ and the test-spec variants pass
  * `terraform validate` and `terraform plan` with the real hashicorp/aws provider (see
- * support/terraform.ts for the mirror, the override file and the loopback AWS stub).
+ * lib/plan/terraform.ts for the mirror, the override file and the loopback AWS stub).
  *
  * The plans start together in beforeAll (two terraform processes at a time) and each test awaits
  * its own, so a failure names its stack and carries Terraform's message.
@@ -9,8 +9,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { REPO_ROOT, shippedTopology, inlineTopology } from "../support/specs";
-import { STUB_AMI_ID } from "../support/aws-stub";
-import { findTerraform, PLAN_OVERRIDE_FILE, StackPlan, startTerraform, synthesizeSpecs, TerraformError, TerraformHarness } from "../support/terraform";
+import { synthesizeSpecs } from "../support/synth-specs";
+import { STUB_AMI_ID } from "../../lib/plan/aws-stub";
+import { findTerraform, PLAN_OVERRIDE_FILE, StackPlan, startTerraform, TerraformError, TerraformHarness } from "../../lib/plan/terraform";
 import type { Topology } from "../../lib/topology";
 
 const PLAN_TIMEOUT_MS = 900_000;

@@ -8,6 +8,7 @@
 import { describeRule, securityRulesOf, StackJson } from "../security-rules";
 import type { SynthesizedStack } from "./synth-output";
 import { unifiedDiff } from "./line-diff";
+import type { PlanReport } from "./plan";
 
 export type NodeChangeKind = "added" | "removed" | "replaced" | "stopped" | "updated" | "rotation" | "unchanged";
 
@@ -55,6 +56,8 @@ export interface StackDiff {
   readonly warnings: { readonly added: readonly string[]; readonly removed: readonly string[] };
   /** Resources other than the nodes' instances, by Terraform address. */
   readonly resources: ResourceChanges;
+  /** Terraform's own plan of the head against the base, where one ran (lib/review-diff/plan.ts). */
+  readonly plan?: PlanReport;
 }
 
 interface TopologyNode {
@@ -62,7 +65,7 @@ interface TopologyNode {
   readonly role: string;
 }
 
-interface TopologySummary {
+export interface TopologySummary {
   readonly nodes: readonly TopologyNode[];
   /** workers.autoScaling: the group's launch template is a node of the review with no instance. */
   readonly workerAutoScaling?: { readonly name: string };
@@ -133,7 +136,7 @@ export function compareStacks(base: SynthesizedStack | undefined, head: Synthesi
   };
 }
 
-function topologyOf(stack: SynthesizedStack | undefined): TopologySummary | undefined {
+export function topologyOf(stack: SynthesizedStack | undefined): TopologySummary | undefined {
   const text = stack?.review.get("topology.json");
   return text ? (JSON.parse(text) as TopologySummary) : undefined;
 }

@@ -4,11 +4,14 @@
  * GitHub's 65,536-character limit; blocks end at line boundaries it can cut at.
  */
 import type { FailureRow, StackDiff } from "./compare";
+import type { PlanReport } from "./plan";
 
 export interface ReviewDiffOptions {
   /** What the base is, e.g. "origin/main (3f2c1a0)". */
   readonly baseLabel: string;
   readonly headLabel: string;
+  /** Why no Terraform plan ran at all ("terraform is not on PATH"), shown once under the title. */
+  readonly planNotRun?: string;
 }
 
 /** The document as blocks, one per section or file diff. */
@@ -25,6 +28,7 @@ export function renderReviewDiffBlocks(diffs: readonly StackDiff[], options: Rev
         ? `**Quorum risk in ${risky.map((diff) => `\`${diff.stack}\``).join(", ")}: read before applying.**`
         : "No change takes down more etcd members or API servers than the cluster tolerates.",
       "",
+      ...(options.planNotRun ? [`plan: not run: ${options.planNotRun}`, ""] : []),
     ].join("\n"),
   ];
   for (const diff of changed) blocks.push(...stackBlocks(diff));
@@ -39,6 +43,7 @@ function stackBlocks(diff: StackDiff): string[] {
   else head.push(...diff.quorumRisks.map((risk) => `- :warning: ${risk}`), "");
   if (diff.disruptions.length > 0) head.push("Disruptions the cluster survives:", "", ...diff.disruptions.map((line) => `- ${line}`), "");
   blocks.push(head.join("\n"));
+  if (diff.plan) blocks.push(planBlock(diff.plan));
 
   const touched = diff.nodes.filter((node) => node.change !== "unchanged");
   if (touched.length > 0) {
@@ -114,6 +119,60 @@ function stackBlocks(diff: StackDiff): string[] {
     );
   }
   return blocks;
+}
+
+/** Plan rows shown as one table; past this, creates and updates fold into <details>. */
+const PLAN_ROWS_SHOWN = 20;
+
+function planBlock(report: PlanReport): string {
+  const { outcome } = report;
+  const lines = ["### Plan", ""];
+  const how = `Planned offline${report.tool ? ` by ${report.tool}` : ""}: every AWS read is answered by a loopback stub and nothing is refreshed, so drift and values AWS picks do not show.`;
+  switch (outcome.kind) {
+    case "identical":
+      lines.push("No changes: the stack's Terraform configuration is identical to the base's.");
+      break;
+    case "not-run":
+      lines.push(`plan: not run: ${outcome.reason}`);
+      break;
+    case "failed":
+      lines.push(`plan: failed: ${outcome.message}`);
+      break;
+    case "refused":
+      lines.push(
+        "**Refused:** `terraform plan` of the head against a synthetic state of the base stops with an error: the day-2 guards protect these resources, so `cdktf deploy` of this change fails and applies nothing. How to make such a change: the change classes in docs/operations-changes.md.",
+        "",
+        ...outcome.refusals.map((refusal) => `- refused: \`${refusal.address}\`: ${refusal.message}`),
+        ...outcome.otherErrors.map((error) => `- error: ${error.summary}${error.detail ? `: ${error.detail}` : ""}`),
+        "",
+        how,
+      );
+      break;
+    case "planned": {
+      const { summary, outputs } = outcome.digest;
+      const against = outcome.against === "base" ? "a synthetic state of the base" : "an empty state (a new stack)";
+      lines.push(`**${summary.add} to add, ${summary.change} to change, ${summary.destroy} to destroy** (${summary.replace} replaced): \`terraform plan\` of the head against ${against}.`);
+      const table = (rows: PlanReport["rows"]) => [
+        "| resource | node | action | why |",
+        "| --- | --- | --- | --- |",
+        ...rows.map((row) => `| \`${row.address}\` | ${row.node ?? "-"} | ${row.action} | ${escapeCell(row.why || "-")} |`),
+      ];
+      // Replacements and destroys always show; a long list of creates and updates folds.
+      const gone = report.rows.filter((row) => row.action === "replace" || row.action === "delete");
+      const rest = report.rows.filter((row) => !gone.includes(row));
+      if (report.rows.length <= PLAN_ROWS_SHOWN) {
+        if (report.rows.length > 0) lines.push("", ...table(report.rows));
+      } else {
+        if (gone.length > 0) lines.push("", ...table(gone));
+        lines.push("", `<details><summary>${rest.length} resource(s) created or updated in place</summary>`, "", ...table(rest), "", "</details>");
+      }
+      if (outputs.length > 0) lines.push("", `Outputs that change: ${outputs.map((name) => `\`${name}\``).join(", ")}.`);
+      lines.push("", how);
+      break;
+    }
+  }
+  lines.push("");
+  return lines.join("\n");
 }
 
 function failureBlock(rows: readonly FailureRow[]): string {

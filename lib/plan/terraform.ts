@@ -1,6 +1,6 @@
 /**
- * Real Terraform for tests: `init`, `validate`, `plan` and `show -json` of a synthesized stack with
- * the real hashicorp/aws provider, offline.
+ * Real Terraform without AWS: `init`, `validate`, `plan` and `show -json` of a synthesized stack with
+ * the real hashicorp/aws provider, for the plan tests and the review command's plan section.
  *
  *   const tf = await startTerraform();          // finds terraform + provider mirror, starts the AWS stub
  *   try {
@@ -27,14 +27,13 @@
  * binary throws with how to get one (set $KUBEADM_HA_TERRAFORM to use another binary).
  *
  * The work folder lives under os.tmpdir() (in jest: the run's own folder, see jest.config.js);
- * KUBEADM_HA_KEEP_TF=1 keeps it for debugging.
+ * KUBEADM_HA_KEEP_TF=1 keeps it for debugging. start({ commandTimeoutMs }) bounds each command.
  */
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { synthesizeClusters } from "../../lib/app";
 import { AwsStub, startAwsStub } from "./aws-stub";
 
 export const AWS_PROVIDER = "registry.terraform.io/hashicorp/aws";
@@ -48,12 +47,15 @@ export const MIRROR_SEARCH_PATH = [
   "/usr/local/share/terraform/plugins",
   "/usr/share/terraform/plugins",
 ];
-/** Per command; a plan of today's stacks takes 10-40 s on a loaded 2-core machine. */
+/** Per command by default; a plan of today's stacks takes 10-40 s on a loaded 2-core machine. */
 const COMMAND_TIMEOUT_MS = 300_000;
 /** Each terraform process loads the ~700 MB provider; two at a time is what a small machine takes. */
 const MAX_PARALLEL = 2;
 /** Services the stacks use: any call they make lands on the stub, never on AWS. */
 const STUB_SERVICES = ["autoscaling", "cloudwatchlogs", "dynamodb", "ec2", "elbv2", "iam", "kms", "route53", "s3", "ssm", "sts"];
+/** The provider's fake keys (the stub accepts anything); kept out of every report. */
+export const STUB_ACCESS_KEY = "AKIAPLANTESTONLY0000";
+export const STUB_SECRET_KEY = "plan-test-secret-key-not-a-credential";
 
 export class TerraformError extends Error {
   constructor(
@@ -61,6 +63,8 @@ export class TerraformError extends Error {
     public readonly cwd: string,
     public readonly exitCode: number | null,
     public readonly output: string,
+    /** Terraform's stderr alone: its diagnostics, without the plan text. */
+    public readonly stderr: string = output,
   ) {
     super(`terraform ${command} failed (exit ${exitCode ?? "killed"}) in ${cwd}:\n${output.trim()}`);
     this.name = "TerraformError";
@@ -81,7 +85,7 @@ export function findTerraform(): { binary: string; version: string } {
   if (probe.error || probe.status !== 0) {
     throw new Error(
       `terraform not found (tried ${JSON.stringify(binary)}: ${probe.error?.message ?? probe.stderr.trim()}). ` +
-        "The plan tests need Terraform >= 1.10 on PATH (https://developer.hashicorp.com/terraform/install), " +
+        "Plans need Terraform >= 1.10 on PATH (https://developer.hashicorp.com/terraform/install), " +
         "or KUBEADM_HA_TERRAFORM=/path/to/terraform.",
     );
   }
@@ -204,6 +208,11 @@ export interface PrepareOptions {
   readonly state?: object;
 }
 
+export interface HarnessOptions {
+  /** Each terraform command is stopped after this long. @default 300 s */
+  readonly commandTimeoutMs?: number;
+}
+
 export interface PlanOptions {
   /** @default true; day-2 tests against a synthetic state pass false. */
   readonly refresh?: boolean;
@@ -232,9 +241,10 @@ export class TerraformHarness {
     public readonly workDir: string,
     private readonly cliConfigFile: string,
     private readonly pluginCacheDir: string,
+    private readonly commandTimeoutMs: number,
   ) {}
 
-  static async start(): Promise<TerraformHarness> {
+  static async start(options: HarnessOptions = {}): Promise<TerraformHarness> {
     const terraform = findTerraform();
     const mirror = findProviderMirror();
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "terraform-"));
@@ -243,7 +253,7 @@ export class TerraformHarness {
     const cliConfigFile = path.join(workDir, "cli.tfrc");
     fs.writeFileSync(cliConfigFile, cliConfig(mirror, pluginCacheDir));
     const stub = await startAwsStub();
-    return new TerraformHarness(terraform, mirror, stub, workDir, cliConfigFile, pluginCacheDir);
+    return new TerraformHarness(terraform, mirror, stub, workDir, cliConfigFile, pluginCacheDir, options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS);
   }
 
   /** The provider version the copies use: the mirror's, or undefined (the stack's own pin). */
@@ -335,8 +345,8 @@ export class TerraformHarness {
       },
       provider: {
         aws: {
-          access_key: "AKIAPLANTESTONLY0000",
-          secret_key: "plan-test-secret-key-not-a-credential",
+          access_key: STUB_ACCESS_KEY,
+          secret_key: STUB_SECRET_KEY,
           skip_credentials_validation: true,
           skip_requesting_account_id: true,
           skip_metadata_api_check: true,
@@ -392,11 +402,11 @@ export class TerraformHarness {
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
       const timer = setTimeout(() => {
-        stderr += `\n(stopped after ${COMMAND_TIMEOUT_MS / 1000} s)`;
+        stderr += `\n(stopped after ${this.commandTimeoutMs / 1000} s)`;
         // SIGTERM first: terraform then stops its provider process too.
         child.kill("SIGTERM");
         setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-      }, COMMAND_TIMEOUT_MS);
+      }, this.commandTimeoutMs);
       child.on("error", (error) => {
         clearTimeout(timer);
         this.children.delete(child);
@@ -406,7 +416,7 @@ export class TerraformHarness {
         clearTimeout(timer);
         this.children.delete(child);
         if (code === 0) resolve(stdout);
-        else reject(new TerraformError(args.join(" "), cwd, code, `${stderr}\n${stdout.length < 20_000 ? stdout : stdout.slice(-20_000)}`));
+        else reject(new TerraformError(args.join(" "), cwd, code, `${stderr}\n${stdout.length < 20_000 ? stdout : stdout.slice(-20_000)}`, stderr));
       });
     });
   }
@@ -427,8 +437,8 @@ export class TerraformHarness {
 }
 
 /** Starts a harness; close() it when done. */
-export function startTerraform(): Promise<TerraformHarness> {
-  return TerraformHarness.start();
+export function startTerraform(options: HarnessOptions = {}): Promise<TerraformHarness> {
+  return TerraformHarness.start(options);
 }
 
 interface ProviderRequirement {
@@ -507,18 +517,4 @@ export interface ProviderSchemas {
 export interface SchemaBlock {
   readonly attributes?: Record<string, { readonly type?: unknown; readonly nested_type?: unknown; readonly computed?: boolean; readonly optional?: boolean; readonly sensitive?: boolean }>;
   readonly block_types?: Record<string, { readonly nesting_mode: "single" | "list" | "set" | "map" | "group"; readonly block: SchemaBlock; readonly max_items?: number }>;
-}
-
-/**
- * Synthesizes spec files (name -> YAML text) with the real app into a fresh folder under
- * os.tmpdir(); returns each stack's folder (outdir/stacks/<name>) by name.
- */
-export function synthesizeSpecs(specs: Readonly<Record<string, string>>, label = "specs"): Record<string, string> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), `${label}-`));
-  const clustersDir = path.join(root, "clusters");
-  fs.mkdirSync(clustersDir);
-  for (const [name, text] of Object.entries(specs)) fs.writeFileSync(path.join(clustersDir, `${name}.yaml`), text);
-  const outdir = path.join(root, "out");
-  synthesizeClusters({ clustersDir, outdir });
-  return Object.fromEntries(Object.keys(specs).map((name) => [name, path.join(outdir, "stacks", name)]));
 }

@@ -8,7 +8,7 @@
  *   result.resourceChanges  // every change that is not a no-op: address, actions, action_reason,
  *                           // change.replace_paths, before/after, as in `terraform show -json`
  *   result.text             // Terraform's human-readable plan
- * Pass { harness } to reuse a started harness (support/terraform.ts) and its cached base states.
+ * Pass { harness } to reuse a started harness (lib/plan/terraform.ts) and its cached base states.
  *
  * How the state is made (buildSyntheticState): every managed resource of the base plan exists with
  * its planned values; each value the plan leaves unknown is filled from the provider schema's type
@@ -28,6 +28,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { STUB_ACCOUNT_ID } from "./aws-stub";
+import { countChanges, PlanSummary } from "./summary";
 import {
   ConfigModule,
   PlanJson,
@@ -39,6 +40,8 @@ import {
   startTerraform,
   TerraformHarness,
 } from "./terraform";
+
+export type { PlanSummary } from "./summary";
 
 /** Terraform state format version 4, as Terraform 1.x writes it. */
 export interface StateV4 {
@@ -58,17 +61,6 @@ interface StateResource {
   name: string;
   provider: string;
   instances: { index_key?: string | number; schema_version: number; attributes: Record<string, unknown>; sensitive_attributes: unknown[] }[];
-}
-
-export interface PlanSummary {
-  /** Resources to create, replacements included (Terraform's "to add"). */
-  readonly add: number;
-  /** Resources updated in place. */
-  readonly change: number;
-  /** Resources to destroy, replacements included (Terraform's "to destroy"). */
-  readonly destroy: number;
-  /** Resources replaced (delete+create in either order). */
-  readonly replace: number;
 }
 
 export interface DayTwoPlan {
@@ -140,20 +132,10 @@ export function describePlan(plan: StackPlan): Omit<DayTwoPlan, "baseState"> {
   const resourceChanges = (plan.json.resource_changes ?? []).filter(
     (change) => change.mode === "managed" && !["no-op", "read"].includes(change.change.actions.join()),
   );
-  let add = 0;
-  let change = 0;
-  let destroy = 0;
-  let replace = 0;
-  for (const { change: { actions } } of resourceChanges) {
-    if (actions.includes("create")) add++;
-    if (actions.includes("delete")) destroy++;
-    if (actions.includes("create") && actions.includes("delete")) replace++;
-    if (actions.join() === "update") change++;
-  }
   const outputChanges = Object.fromEntries(
     Object.entries(plan.json.output_changes ?? {}).filter(([, c]) => c.actions.join() !== "no-op").map(([name, c]) => [name, { actions: c.actions }]),
   );
-  return { summary: { add, change, destroy, replace }, resourceChanges, outputChanges, text: plan.text, plan };
+  return { summary: countChanges(resourceChanges), resourceChanges, outputChanges, text: plan.text, plan };
 }
 
 /**
