@@ -133,6 +133,8 @@ case $1 in
   join)
     [[ -f $config ]] || fail "join without --config"
     grep -q '^kind: JoinConfiguration' "$config" || fail "join config has no JoinConfiguration"
+    ! grep -q '@NODE_' "$config" || fail "join config with unresolved placeholders"
+    grep -Eq '^  name: "?'"$FAKE_NODE"'"?$' "$config" || fail "join config registers another node name than $FAKE_NODE"
     discovery="$ROOT$(sed -n 's/^ *kubeConfigPath: *//p' "$config")"
     [[ -f $discovery ]] || fail "discovery kubeconfig $discovery missing"
     [[ $(stat -c %a "$discovery") == 600 ]] || fail "discovery kubeconfig is not 0600"
@@ -178,10 +180,25 @@ record curl "$@"
 out=""; cacert=""; cert=""; key=""; url=""; args=("$@")
 for ((i = 0; i < \${#args[@]}; i++)); do
   case \${args[i]} in
-    -o) out=\${args[i+1]} ;; --cacert) cacert=\${args[i+1]} ;; --cert) cert=\${args[i+1]} ;; --key) key=\${args[i+1]} ;; https://*) url=\${args[i]} ;;
+    -o) out=\${args[i+1]} ;; --cacert) cacert=\${args[i+1]} ;; --cert) cert=\${args[i+1]} ;; --key) key=\${args[i+1]} ;; https://* | http://*) url=\${args[i]} ;;
   esac
 done
 case $url in
+  # The instance metadata service, IMDSv2 only (as every launch template requires): a session
+  # token by PUT, then reads that carry it; an Auto Scaling group instance's id, IP and zone.
+  http://169.254.169.254/latest/api/token)
+    [[ " $* " == *" -X PUT "* && " $* " == *" X-aws-ec2-metadata-token-ttl-seconds: "* ]] || exit 22
+    echo "imds-session-token"
+    ;;
+  http://169.254.169.254/latest/meta-data/*)
+    [[ " $* " == *" X-aws-ec2-metadata-token: imds-session-token "* ]] || { event "imds refused: no IMDSv2 token"; exit 22; }
+    case \${url#http://169.254.169.254/latest/meta-data/} in
+      instance-id) echo "$FAKE_INSTANCE_ID" ;;
+      local-ipv4) echo "$FAKE_NODE_IP" ;;
+      placement/availability-zone) echo "$FAKE_ZONE" ;;
+      *) exit 22 ;;
+    esac
+    ;;
   "https://$FAKE_ENDPOINT/livez")
     # The init node's look at the endpoint (-k): nothing listens (7), the load balancer closes the
     # connection for want of a backend (35), or an API server answers (0).
@@ -457,7 +474,16 @@ class SimulatedCluster {
       ]),
     );
     fs.writeFileSync(path.join(this.state, "policy.json"), JSON.stringify(policy));
-    for (const node of topology.nodes) this.provision(node);
+    this.nodes = [...topology.nodes, ...groupInstances(topology)];
+    for (const node of this.nodes) this.provision(node);
+  }
+
+  /** The static nodes and the Auto Scaling group's instances (groupInstances). */
+  readonly nodes: readonly ClusterNode[];
+
+  /** What the node boots: its own user data, or an Auto Scaling group instance's launch template's. */
+  private userData(node: ClusterNode): string {
+    return renderUserData(this.topology, node.dynamic ? this.topology.workerAutoScaling!.template : node);
   }
 
   root(node: ClusterNode): string {
@@ -466,7 +492,7 @@ class SimulatedCluster {
 
   /** What cloud-init does with write_files: every file under the node's root, with its mode (default 0644). */
   private provision(node: ClusterNode): void {
-    const userData = parse(renderUserData(this.topology, node)) as {
+    const userData = parse(this.userData(node)) as {
       write_files: { path: string; content: string; permissions?: string; encoding?: string }[];
     };
     for (const file of userData.write_files) {
@@ -528,6 +554,8 @@ class SimulatedCluster {
       FAKE_ASSETS: ASSETS,
       FAKE_ENDPOINT: this.topology.controlPlaneEndpoint,
       FAKE_SHARED_PKI: sharedPki,
+      // What the instance metadata service tells an Auto Scaling group instance about itself.
+      ...(node.dynamic ? { FAKE_INSTANCE_ID: node.name.replace(/^worker-/, ""), FAKE_ZONE: node.availabilityZone } : {}),
       ...this.extraEnv,
     };
   }
@@ -537,7 +565,7 @@ class SimulatedCluster {
    * absolute paths inside the node's root, and whether it restarts after a failure.
    */
   private bootUnit(node: ClusterNode): { command: string[]; restartOnFailure: boolean } {
-    const userData = parse(renderUserData(this.topology, node)) as { runcmd: string[][] };
+    const userData = parse(this.userData(node)) as { runcmd: string[][] };
     expect(userData.runcmd.slice(-2)).toEqual([["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", BOOT_UNIT]]);
     const unit = fs.readFileSync(path.join(this.root(node), BOOT_UNIT_PATH), "utf8");
     const execStart = /^ExecStart=(.+)$/m.exec(unit);
@@ -549,7 +577,7 @@ class SimulatedCluster {
   }
 
   /** Boots every node (or these) at once; resolves when all have finished (or kills them all on timeout). */
-  bootAll(env: NodeJS.ProcessEnv = {}, attempts = 1, nodes: readonly ClusterNode[] = this.topology.nodes): Promise<RunResult[]> {
+  bootAll(env: NodeJS.ProcessEnv = {}, attempts = 1, nodes: readonly ClusterNode[] = this.nodes): Promise<RunResult[]> {
     return this.bootNodes(nodes, env, undefined, attempts);
   }
 
@@ -657,6 +685,29 @@ const firstTime = (calls: Call[]) => {
   return calls[0].time;
 };
 
+/**
+ * The instances an Auto Scaling group has launched when the simulation starts: desiredCapacity of
+ * them, round-robin over the zones, at addresses EC2 could give them (above the reserved hosts).
+ * Each is named as node-identity.sh names it; it boots the group's launch template user data.
+ */
+function groupInstances(topology: Topology): ClusterNode[] {
+  const group = topology.workerAutoScaling;
+  if (!group) return [];
+  return Array.from({ length: group.desiredCapacity }, (_, index) => {
+    const zoneIndex = index % topology.zones.length;
+    const zone = topology.zones[zoneIndex];
+    const [a, b, c] = zone.privateSubnet.split(".").map(Number);
+    return {
+      ...group.template,
+      name: `worker-i-0abc${(0x10000 + index).toString(16)}def0123`,
+      ordinal: index + 1,
+      privateIp: `${a}.${b}.${c + 1}.${17 + index}`,
+      availabilityZone: zone.name,
+      zoneIndex,
+    };
+  });
+}
+
 const SECRET_IN_LOG = [/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, /\b[0-9a-f]{64}\b/];
 
 beforeAll(() => {
@@ -666,6 +717,10 @@ beforeAll(() => {
 
 describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s", (stack) => {
   const topology = shippedTopology(stack);
+  // Workers are the static ones and, with workers.autoScaling, the group's instances.
+  const instances = groupInstances(topology);
+  const nodes = [...topology.nodes, ...instances];
+  const workers = [...topology.workers, ...instances];
   let cluster: SimulatedCluster;
   let firstRun: RunResult[];
   let calls: Call[];
@@ -685,8 +740,8 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
   });
 
   test("every node's boot finishes successfully", () => {
-    expect(firstRun.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
-    for (const node of topology.nodes) expect(cluster.log(node)).toMatch(/bootstrap complete/);
+    expect(firstRun.map((run) => `${run.node}: ${run.code}`)).toEqual(nodes.map((node) => `${node.name}: 0`));
+    for (const node of nodes) expect(cluster.log(node)).toMatch(/bootstrap complete/);
   });
 
   test("exactly one kubeadm init, on the init node, before any join", () => {
@@ -717,7 +772,7 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
 
   test("every other Kubernetes node waits, then joins once with the right role after the join kubeconfig is published", () => {
     const published = firstTime(calls.filter((call) => call.argv.includes("put-parameter") && call.argv.includes(`/kubeadm-ha/${stack}/join/discovery-kubeconfig`)));
-    for (const node of [...topology.controlPlane, ...topology.workers].filter((candidate) => candidate !== topology.initNode)) {
+    for (const node of [...topology.controlPlane, ...workers].filter((candidate) => candidate !== topology.initNode)) {
       const mine = calls.filter((call) => call.node === node.name);
       const joins = mine.filter((call) => is(call, "kubeadm", "join"));
       expect(joins).toHaveLength(1);
@@ -742,14 +797,15 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
     expect(pdb).toHaveLength(1);
     expect(patch).toHaveLength(1);
     expect(patch[0].line).toContain("--type strategic --patch-file");
-    const joins = calls.filter((call) => call.line.includes(" event joined "));
+    // It waits for the static nodes it spreads over (an Auto Scaling group's instances may join later).
+    const joins = calls.filter((call) => call.line.includes(" event joined ") && topology.nodes.some((node) => node.name === call.node));
     expect(joins).toHaveLength(topology.controlPlane.length - 1 + topology.workers.length);
     for (const join of joins) expect(join.time).toBeLessThan(patch[0].time);
     expect(cluster.log(init)).toMatch(/CoreDNS spread across nodes and zones, with a PodDisruptionBudget/);
   });
 
   test("every Kubernetes node keeps its pods, hostNetwork ones too, away from the instance metadata service", () => {
-    for (const node of [...topology.controlPlane, ...topology.workers]) {
+    for (const node of [...topology.controlPlane, ...workers]) {
       const rules = fs.readFileSync(path.join(cluster.state, `iptables-${node.name}`), "utf8");
       expect(rules).toBe("OUTPUT -d 169.254.169.254/32 -m cgroup --path kubepods.slice -j REJECT\n");
       const added = calls.filter((call) => call.node === node.name && is(call, "iptables", "-w", "-I"));
@@ -770,7 +826,7 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
       }
       expect(calls.some((call) => call.node === node.name && call.line.endsWith("systemctl enable --now kubeadm-ha-join-token.timer"))).toBe(true);
     }
-    for (const node of topology.workers) {
+    for (const node of workers) {
       const files = cluster.filesUnder(node);
       expect(files.filter((file) => file.endsWith(".key"))).toEqual([]);
       expect(files).not.toContain("etc/kubernetes/pki/ca.key");
@@ -782,7 +838,7 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
   });
 
   test("negative control: the parameter store refuses control-plane secrets to a worker", () => {
-    const worker = topology.workers[0];
+    const worker = workers[0];
     const name = `/kubeadm-ha/${stack}/control-plane/pki/ca.key`;
     const result = cluster.aws(worker, ["--region", topology.spec.region, "ssm", "get-parameter", "--name", name, "--with-decryption", "--query", "Parameter.Value", "--output", "text"]);
     expect(result.status).toBe(254);
@@ -807,7 +863,7 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
   });
 
   test("boot logs have timestamps and no secret", () => {
-    for (const node of topology.nodes) {
+    for (const node of nodes) {
       const log = cluster.log(node);
       expect(log).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ ${node.name} `, "m"));
       for (const pattern of SECRET_IN_LOG) expect(log).not.toMatch(pattern);
@@ -848,10 +904,10 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
   }
 
   test("a second run of every node's boot changes nothing", async () => {
-    const before = new Map(topology.nodes.map((node) => [node.name, cluster.snapshot(node)]));
+    const before = new Map(nodes.map((node) => [node.name, cluster.snapshot(node)]));
     const count = calls.length;
     const secondRun = await cluster.bootAll();
-    expect(secondRun.map((run) => `${run.node}: ${run.code}`)).toEqual(topology.nodes.map((node) => `${node.name}: 0`));
+    expect(secondRun.map((run) => `${run.node}: ${run.code}`)).toEqual(nodes.map((node) => `${node.name}: 0`));
     const after = cluster.calls().slice(count);
     const changing = after.filter(
       (call) =>
@@ -862,11 +918,11 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
         is(call, "kubectl", "apply"),
     );
     expect(changing.map((call) => call.line)).toEqual([]);
-    for (const node of topology.nodes) expect(cluster.snapshot(node)).toEqual(before.get(node.name));
+    for (const node of nodes) expect(cluster.snapshot(node)).toEqual(before.get(node.name));
   });
 
   test("containerd runs with the systemd cgroup driver and the pause image kubeadm names", () => {
-    for (const node of [...topology.controlPlane, ...topology.workers]) {
+    for (const node of [...topology.controlPlane, ...workers]) {
       const config = fs.readFileSync(path.join(cluster.root(node), "etc/containerd/config.toml"), "utf8");
       expect(config).toContain("SystemdCgroup = true");
       expect(config).toContain('sandbox_image = "registry.k8s.io/pause:3.10.1"');
@@ -875,7 +931,7 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
   });
 
   test("a containerd config without a sandbox image setting stops the install with a clear message", async () => {
-    const worker = topology.workers[0];
+    const worker = workers[0];
     cluster.replace(worker);
     const [run] = await cluster.bootNodes([worker], { FAKE_CONTAINERD_LAYOUT: "other" }, ["bash", "/usr/local/lib/kubeadm-ha/install-kubernetes.sh"]);
     expect(run.code).not.toBe(0);
@@ -890,7 +946,7 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
     expect(published).toBeDefined();
     // Written 3 days before the new instance's first boot (the timer republishes only every ~6 h).
     cluster.setParameter(joinParameter, { ...published!, modified: Date.now() / 1000 - 3 * 86400 });
-    const worker = topology.workers[topology.workers.length - 1];
+    const worker = workers[workers.length - 1];
     cluster.replace(worker);
     const count = cluster.calls().length;
     const [run] = await cluster.bootNodes([worker], { KUBEADM_HA_WAIT_SECONDS: "20" });
@@ -956,6 +1012,52 @@ describe.each(["five-server", "external-etcd", "production"])("bootstrap of %s",
       fs.writeFileSync(path.join(cluster.state, "api-ready"), "");
     }
   });
+  if (instances.length > 0) {
+    test("Auto Scaling group instances take their name, IP and zone from IMDSv2 and join with them", () => {
+      for (const node of instances) {
+        const mine = calls.filter((call) => call.node === node.name && is(call, "curl") && call.line.includes("169.254.169.254"));
+        // A session token first (PUT), then the three reads with it; once per instance.
+        expect(mine.map((call) => call.line.replace(/^\S+ \S+ /, ""))).toEqual([
+          "curl -fsS --max-time 5 -X PUT -H X-aws-ec2-metadata-token-ttl-seconds: 300 http://169.254.169.254/latest/api/token",
+          "curl -fsS --max-time 5 -H X-aws-ec2-metadata-token: imds-session-token http://169.254.169.254/latest/meta-data/instance-id",
+          "curl -fsS --max-time 5 -H X-aws-ec2-metadata-token: imds-session-token http://169.254.169.254/latest/meta-data/local-ipv4",
+          "curl -fsS --max-time 5 -H X-aws-ec2-metadata-token: imds-session-token http://169.254.169.254/latest/meta-data/placement/availability-zone",
+        ]);
+      }
+      // What it wrote, on the instance no earlier test has replaced (the containerd test replaces
+      // the first worker, the late join the last).
+      for (const node of [instances[1]]) {
+        const kubeadm = fs.readFileSync(path.join(cluster.root(node), "etc/kubeadm-ha/kubeadm.yaml"), "utf8");
+        expect(kubeadm).toContain(`name: "${node.name}"`);
+        expect(kubeadm).toContain(`{name: node-ip, value: "${node.privateIp}"}`);
+        expect(kubeadm).toContain(`topology.kubernetes.io/zone=${node.availabilityZone}"}`);
+        expect(fs.statSync(path.join(cluster.root(node), "etc/kubeadm-ha/kubeadm.yaml")).mode & 0o077).toBe(0);
+        expect(fs.readFileSync(path.join(cluster.root(node), "etc/kubeadm-ha/node-identity.env"), "utf8")).toBe(
+          `NODE_NAME='${node.name}'\nNODE_IP='${node.privateIp}'\nNODE_ZONE='${node.availabilityZone}'\n`,
+        );
+        expect(cluster.log(node)).toContain(`this instance is ${node.name} (${node.privateIp}, ${node.availabilityZone})`);
+        expect(cluster.log(node)).toContain(`bootstrapping ${node.name} (worker, ${node.privateIp})`);
+      }
+      // Three instances, three zones, three names.
+      expect(new Set(instances.map((node) => node.availabilityZone)).size).toBe(Math.min(instances.length, topology.zones.length));
+    });
+
+    test("an instance whose metadata names a zone outside the cluster stops, saying so, before it joins", async () => {
+      const node = instances[0];
+      cluster.replace(node);
+      const count = cluster.calls().length;
+      const [run] = await cluster.bootNodes([node], { FAKE_ZONE: "us-east-1a" });
+      expect(run.code).not.toBe(0);
+      expect(cluster.log(node)).toMatch(/node-identity: FAILED: zone "us-east-1a" is not one of the cluster's \(eu-west-1a eu-west-1b eu-west-1c\)/);
+      const mine = cluster.calls().slice(count).filter((call) => call.node === node.name);
+      expect(mine.filter((call) => is(call, "kubeadm") || is(call, "aws"))).toEqual([]);
+      expect(fs.existsSync(path.join(cluster.root(node), "etc/kubeadm-ha/node-identity.env"))).toBe(false);
+      // The same instance with the right answer joins.
+      cluster.replace(node);
+      const [again] = await cluster.bootNodes([node]);
+      expect(`${again.node}: ${again.code}`).toBe(`${node.name}: 0`);
+    });
+  }
 });
 
 describe("a deployment that finds parameters of a destroyed deployment of the same stack name", () => {

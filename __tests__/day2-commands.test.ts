@@ -269,6 +269,16 @@ describe("scaling", () => {
     expect(await outdatedMain(["five-server"], current.deps)).toBe(0);
     expect(current.lines.at(-1)).toBe("five-server: every node runs the spec's configuration");
   });
+
+  test("outdated says an Auto Scaling group's instances are not tracked, and a current cluster still passes", async () => {
+    const production = world("production", shipped("production"), shipped("production"));
+    expect(await outdatedMain(["production"], production.deps)).toBe(0);
+    expect(production.lines).toContain(
+      "not tracked: the production-worker-asg Auto Scaling group's instances (rotate and upgrade leave them alone); " +
+        "a launch template change reaches new instances only: aws autoscaling start-instance-refresh --auto-scaling-group-name production-worker-asg",
+    );
+    expect(production.lines.at(-1)).toBe("production: every node runs the spec's configuration");
+  });
 });
 
 describe("upgrade", () => {

@@ -83,6 +83,17 @@ test("a Kubernetes version bump reaches running nodes only through rotation", ()
   expect(env?.diff).toContain("+KUBERNETES_VERSION='1.35.0'");
 });
 
+test("a version bump reaches the Auto Scaling group's new instances only, through a new launch template version", () => {
+  const diff = diffOf("asg-bump");
+  const group = diff.nodes.find((node) => node.name === "worker-asg")!;
+  expect(group).toMatchObject({ role: "worker", change: "updated" });
+  expect(group.reasons).toContain("cluster.env changed");
+  expect(group.reasons.join("\n")).toMatch(/a new launch template version: instances the group launches from now on boot it; running instances keep theirs until an instance refresh/);
+  expect(diff.resources.changed.some((address) => address.startsWith("aws_launch_template."))).toBe(true);
+  expect(diff.fileDiffs.find((file) => file.file === "cluster.env" && file.nodes.includes("worker-asg"))?.diff).toContain("+KUBERNETES_VERSION='1.35.0'");
+  expect(diff.quorumRisks).toEqual([]);
+});
+
 test("a CNI switch shows the security-group rules it adds and removes", () => {
   const { rules } = diffOf("cni-switch");
   expect(rules.added).toContain("ingress worker <- worker 8472/udp");

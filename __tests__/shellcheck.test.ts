@@ -68,7 +68,8 @@ test("shellcheck -S warning passes on every script as the nodes receive it", () 
   ];
   const received = new Map<string, string>();
   for (const topology of topologies) {
-    for (const node of topology.nodes) {
+    // The Auto Scaling group's launch template too (node-identity.sh is only there).
+    for (const node of [...topology.nodes, ...(topology.workerAutoScaling ? [topology.workerAutoScaling.template] : [])]) {
       for (const file of renderNodeFiles(topology, node)) {
         if (!file.path.startsWith(`${SCRIPT_DIR}/`)) continue;
         const name = path.posix.basename(file.path);

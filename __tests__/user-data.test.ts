@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { DEFAULT_PERMISSIONS, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
 import { ec2UserData } from "../lib/ec2";
 import { renderNodeFiles, BOOT_ENTRY_PATH, BOOT_UNIT, BOOT_UNIT_PATH } from "../lib/render/node-files";
-import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kubeadm";
+import { KUBEADM_CONFIG_PATH, KUBEADM_CONFIG_TEMPLATE_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kubeadm";
 import { CNI_RESOURCE_PATH } from "../lib/render/cni";
 import type { ClusterNode, Topology } from "../lib/topology";
 import { inlineTopology, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
@@ -51,7 +51,9 @@ function decodedWriteFiles(userData: string): WriteFile[] {
 
 const cases: [string, string, Topology, ClusterNode][] = SHIPPED_CLUSTERS.flatMap((stack) => {
   const topology = shippedTopology(stack);
-  return topology.nodes.map((node): [string, string, Topology, ClusterNode] => [stack, node.name, topology, node]);
+  // The Auto Scaling group's launch template too: every instance of it boots this user data.
+  const template = topology.workerAutoScaling ? [topology.workerAutoScaling.template] : [];
+  return [...topology.nodes, ...template].map((node): [string, string, Topology, ClusterNode] => [stack, node.name, topology, node]);
 });
 
 // Every shipped node's user-data through cloud-init's schema validation and PyYAML, in one process.
@@ -76,7 +78,8 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
 
   test("sets the hostname, writes every node file verbatim and runs the boot entry point", () => {
     const document = parse(userData);
-    expect(document.hostname).toBe(node.name);
+    // A dynamic node keeps the hostname EC2 gives it; its node name comes from its instance id.
+    expect(document.hostname).toBe(node.dynamic ? undefined : node.name);
     // runcmd only starts the boot unit, which runs boot.sh and retries it after a failure.
     expect(document.runcmd).toEqual([["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", BOOT_UNIT]]);
     const unit = decodedWriteFiles(userData).find((file) => file.path === BOOT_UNIT_PATH)!.content;
@@ -111,7 +114,8 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
     expect(has("join-node.sh")).toBe(node.role === "control-plane" || node.role === "worker");
     expect(paths.includes(KUBEADM_JOIN_CONFIG_PATH)).toBe(node === topology.initNode);
     expect(has("refresh-join-token.sh")).toBe(node.role === "control-plane");
-    const kubeadm = decodedWriteFiles(userData).find((file) => file.path === KUBEADM_CONFIG_PATH);
+    const kubeadm = decodedWriteFiles(userData).find((file) => file.path === (node.dynamic ? KUBEADM_CONFIG_TEMPLATE_PATH : KUBEADM_CONFIG_PATH));
+    expect(has("node-identity.sh")).toBe(node.dynamic === true);
     expect(kubeadm !== undefined).toBe(node.role === "control-plane" || node.role === "worker");
     if (kubeadm) {
       expect(kubeadm.content.includes("kind: InitConfiguration")).toBe(node === topology.initNode);
@@ -126,6 +130,26 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
     const bases = renderNodeFiles(topology, node).map((file) => path.posix.basename(file.path));
     expect(new Set(bases).size).toBe(bases.length);
   });
+});
+
+test("production's Auto Scaling group template: identity from the instance at boot, nothing planned at synth", () => {
+  const topology = shippedTopology("production");
+  const template = topology.workerAutoScaling!.template;
+  const files = decodedWriteFiles(renderUserData(topology, template));
+  const env = files.find((file) => file.path === "/etc/kubeadm-ha/cluster.env")!.content;
+  expect(env).not.toMatch(/^NODE_(NAME|IP)=/m);
+  expect(env).toMatch(/^NODE_IDENTITY='imds'$/m);
+  expect(env).toMatch(/^CLUSTER_ZONES='eu-west-1a eu-west-1b eu-west-1c'$/m);
+  // Its last line derives the identity: every script that sources cluster.env then has NODE_NAME.
+  expect(env.trimEnd().split("\n").pop()).toBe('. "${KUBEADM_HA_ROOT:-}/usr/local/lib/kubeadm-ha/node-identity.sh"');
+  const kubeadm = files.find((file) => file.path === KUBEADM_CONFIG_TEMPLATE_PATH)!;
+  expect(kubeadm.permissions).toBe("0600");
+  expect(kubeadm.content).toContain('name: "@NODE_NAME@"');
+  expect(kubeadm.content).toContain('{name: node-ip, value: "@NODE_IP@"}');
+  expect(kubeadm.content).toContain("topology.kubernetes.io/zone=@NODE_ZONE@");
+  expect(files.some((file) => file.path === KUBEADM_CONFIG_PATH)).toBe(false);
+  // No static address of any node is baked in beyond the endpoint's name.
+  for (const node of topology.nodes) expect(files.map((file) => file.content).join("\n")).not.toContain(node.privateIp);
 });
 
 test("a flannel cluster with nginx and 7 control-plane nodes also fits and validates", () => {

@@ -49,3 +49,34 @@ export function placeNode(
   const host = HOST_BLOCKS[role] + Math.floor(index / zoneCount);
   return { zoneIndex, privateIp: hostAddress(privateSubnet, host) };
 }
+
+/**
+ * Auto Scaling group instances take whatever address EC2 assigns in their zone's private subnet,
+ * which could be one a static node is planned at (a control-plane node added later would then fail
+ * to launch). So each private subnet reserves its low hosts for explicit assignment only: EC2
+ * never hands them out automatically. The range is hosts 4 (AWS keeps 0-3) to the first power of
+ * two, at least 64, above every static host this spec plans; `reservedHostBlocks` lists it as
+ * aligned CIDR blocks, smallest first.
+ */
+export const MIN_RESERVED_HOSTS = 64;
+const AWS_RESERVED_LOW_HOSTS = 4;
+
+/** The first host number of a private subnet that EC2 may assign to an Auto Scaling group instance. */
+export function dynamicHostStart(zoneCount: number, workerCount: number): number {
+  const highestStatic = workerCount > 0 ? HOST_BLOCKS.worker + Math.ceil(workerCount / zoneCount) - 1 : HOST_BLOCKS.worker - 1;
+  let limit = MIN_RESERVED_HOSTS;
+  while (limit <= highestStatic) limit *= 2;
+  return limit;
+}
+
+/** The reserved range [4, end) of a private subnet as aligned CIDR blocks (e.g. .4/30, .8/29, .16/28, .32/27). */
+export function reservedHostBlocks(privateSubnet: Ipv4Cidr, end: number): string[] {
+  const blocks: string[] = [];
+  for (let start = AWS_RESERVED_LOW_HOSTS; start < end; ) {
+    let blockSize = 1;
+    while (start % (blockSize * 2) === 0 && start + blockSize * 2 <= end) blockSize *= 2;
+    blocks.push(`${hostAddress(privateSubnet, start)}/${32 - Math.log2(blockSize)}`);
+    start += blockSize;
+  }
+  return blocks;
+}

@@ -64,6 +64,13 @@ export function renderCluster(topology: Topology, lift?: GuardLift): RenderedClu
       nodes.set(node.name, { files, userData });
     }
   }
+  const template = topology.workerAutoScaling?.template;
+  if (template) {
+    // The Auto Scaling group's launch template: no day-2 digest (its instances are outside rotate
+    // and outdated: a new launch template version reaches instances launched afterwards).
+    const files = renderNodeFiles(topology, template);
+    nodes.set(template.name, { files, userData: renderUserData(topology, template, files) });
+  }
   return { topology, nodes, digests };
 }
 
@@ -139,7 +146,12 @@ export function synthesizeClusters(options: SynthOptions): SynthResult {
   const bundle = new Map<string, string>();
   for (const { topology, nodes } of clusters) {
     const asSynthesized = new Map(
-      [...nodes].map(([name, node]) => [name, { ...node, userData: escapeTerraformTemplate(node.userData) }]),
+      // The launch template's user data is base64 in the JSON, with nothing for Terraform to read:
+      // its review copy is the decoded text, unescaped.
+      [...nodes].map(([name, node]) => [
+        name,
+        name === topology.workerAutoScaling?.template.name ? node : { ...node, userData: escapeTerraformTemplate(node.userData) },
+      ]),
     );
     // The review shows the security-group rules and the key and role policies exactly as
     // synthesized, read back from the stack just written.

@@ -110,6 +110,7 @@ export class ClusterStack extends TerraformStack {
       cniPorts: props.cniPorts,
       nodeDigests: props.nodeDigests,
       guardLift: props.guardLift,
+      launchedResourceTags: sortedRecord({ ...spec.tags, ...fixedTags }),
     });
     const instances = this.cluster.nodes.instances;
 
@@ -141,6 +142,12 @@ export class ClusterStack extends TerraformStack {
     });
     for (const [name, [value, description]] of Object.entries(this.cluster.apiLoadBalancer?.outputs ?? {})) {
       new TerraformOutput(this, name, { value, description });
+    }
+    if (this.cluster.workerAutoScaling) {
+      new TerraformOutput(this, "worker_auto_scaling_group", {
+        value: this.cluster.workerAutoScaling.group.name,
+        description: "The workers' Auto Scaling group: its instances' names and addresses are dynamic (aws autoscaling describe-auto-scaling-groups)",
+      });
     }
     if (this.cluster.backups) {
       new TerraformOutput(this, "etcd_backup_bucket", {

@@ -33,6 +33,11 @@ export function renderPlacementDiagram(topology: Topology): string {
     }
     lines.push("  end");
   });
+  const group = topology.workerAutoScaling;
+  if (group) {
+    // Its instances come and go in every zone: one box outside the zones, no addresses.
+    lines.push(`  worker_auto_scaling["${group.template.name}: Auto Scaling group<br/>${group.minSize}-${group.maxSize} workers over ${topology.zones.length} zones<br/>addresses dynamic"]`);
+  }
   if (!topology.loadBalancerKind.runsOnNode) {
     // A load balancer AWS runs spans the zones; it is drawn once, outside them.
     lines.push(`  managed_load_balancer[["${topology.loadBalancerKind.displayName}<br/>${topology.controlPlaneEndpoint}"]]`);

@@ -88,11 +88,17 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
     ...topology.loadBalancerKind.failureCase(topology),
     scope: "node",
   });
+  // The Auto Scaling group counts at its minimum: the fewest workers the cluster may have.
+  const group = topology.workerAutoScaling;
+  const fewestWorkers = workers.length + (group?.minSize ?? 0);
+  const replaced = group
+    ? `; the Auto Scaling group ${group.template.name} replaces a lost instance of its own (EC2 health check), which joins by itself`
+    : "";
   cases.push({
-    subject: { kind: "node", role: "worker", nodes: nodesOf("worker") },
+    subject: { kind: "node", role: "worker", nodes: group ? [...nodesOf("worker"), `${group.template.name} (instances)`] : nodesOf("worker") },
     failure: "one worker node",
-    survives: workers.length >= 2,
-    why: workers.length >= 2 ? `its pods are rescheduled onto the remaining workers${dns}` : "there is no other worker to reschedule pods onto",
+    survives: fewestWorkers >= 2,
+    why: fewestWorkers >= 2 ? `its pods are rescheduled onto the remaining workers${dns}${replaced}` : `there is no other worker to reschedule pods onto${replaced}`,
     scope: "node",
   });
   for (const zone of topology.zones) {
@@ -114,13 +120,17 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   if (etcdLost > topology.etcd.failuresTolerated) reasons.push(`etcd loses ${etcdLost} of ${topology.etcd.members.length} members (quorum lost)`);
   const kubernetesLeft = [...topology.controlPlane, ...topology.workers].filter((node) => !lostNames.has(node.name)).length;
   if (kubernetesLeft === 0) reasons.push("no Kubernetes node is left for cluster DNS");
+  const group = topology.workerAutoScaling;
+  // The group spans every zone: it loses the zone's instances and launches them in the others.
+  const lostNamed = [...lost.map((node) => node.name), ...(group ? [`its ${group.template.name} instances`] : [])];
+  const relaunched = group ? `; the Auto Scaling group launches the zone's workers in the other zones` : "";
   return {
     subject: { kind: "zone", zone, nodes: lost.map((node) => node.name) },
-    failure: `availability zone ${zone} (${lost.map((node) => node.name).join(", ")})`,
+    failure: `availability zone ${zone} (${lostNamed.join(", ")})`,
     survives: reasons.length === 0,
     why:
       reasons.length === 0
-        ? "enough API servers, etcd members and the load balancer remain in other zones; CoreDNS's replicas prefer different zones (one lost with the zone is rescheduled)"
+        ? `enough API servers, etcd members and the load balancer remain in other zones; CoreDNS's replicas prefer different zones (one lost with the zone is rescheduled)${relaunched}`
         : reasons.join("; "),
     scope: "zone",
     zone,

@@ -5,7 +5,7 @@
  * figure. Pure: the same topology always gives the same report. docs/review.md documents each field.
  */
 import type { ClusterSpec } from "./spec";
-import type { Topology } from "./topology";
+import { Topology, workerAutoScalingSummary } from "./topology";
 import { analyzeFailures, FailureSubject } from "./failure-analysis";
 import { leaderElectionReport, LeaderElectionReport } from "./leader-election";
 import { specWarnings, WarningCategory } from "./validate";
@@ -26,6 +26,8 @@ export interface HaReport {
   readonly etcd: HaEtcd;
   readonly leaderElection: HaLeaderElection;
   readonly loadBalancer: HaLoadBalancer;
+  /** Only with workers.autoScaling: the group, whose instances' names and addresses are dynamic. */
+  readonly workerAutoScaling?: NonNullable<ReturnType<typeof workerAutoScalingSummary>>;
   /** Every warning synth printed for this stack, with the spec field behind it. */
   readonly warnings: readonly HaWarning[];
   readonly strict: {
@@ -223,6 +225,7 @@ export function buildHaReport(topology: Topology): HaReport {
       worstCaseOutOfRotationSeconds: figures.includes(null) ? null : Math.max(...(figures as number[])),
       byFailure: failover.byFailure,
     },
+    ...(topology.workerAutoScaling ? { workerAutoScaling: workerAutoScalingSummary(topology)! } : {}),
     warnings,
     strict: { spec: spec.strict, passes: haWarnings === 0 },
   };

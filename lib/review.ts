@@ -4,7 +4,7 @@
  */
 import * as path from "path";
 import type { NodeFile } from "./node-file";
-import { API_SERVER_PORT, Topology } from "./topology";
+import { API_SERVER_PORT, Topology, workerAutoScalingSummary } from "./topology";
 import { analyzeFailures, survivalSummary } from "./failure-analysis";
 import { LOAD_BALANCERS } from "./load-balancers/registry";
 import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
@@ -42,6 +42,8 @@ export function topologySummary(topology: Topology) {
       availabilityZone: node.availabilityZone,
       instanceType: node.instanceType,
     })),
+    // Only with workers.autoScaling: its instances are not in `nodes` (their addresses are dynamic).
+    ...(topology.workerAutoScaling ? { workerAutoScaling: workerAutoScalingSummary(topology) } : {}),
     etcd: {
       endpoints: [...topology.etcd.endpoints],
       members: topology.etcd.members.length,
@@ -70,7 +72,8 @@ export function renderReviewBundle(
   const bundle = new Map<string, string>();
   bundle.set("topology.json", `${JSON.stringify(topologySummary(topology), null, 2)}\n`);
   bundle.set(HA_REPORT_FILE, renderHaReport(topology));
-  for (const node of topology.nodes) {
+  const template = topology.workerAutoScaling?.template;
+  for (const node of template ? [...topology.nodes, template] : topology.nodes) {
     const output = rendered.get(node.name);
     if (!output) throw new Error(`no rendered files for node ${node.name}`);
     for (const file of output.files) {
@@ -95,7 +98,7 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
   const lines = [
     `# ${topology.stack}`,
     "",
-    `Kubernetes ${spec.kubernetesVersion}, ${topology.controlPlane.length} control-plane node(s), ${topology.workers.length} worker(s), ` +
+    `Kubernetes ${spec.kubernetesVersion}, ${topology.controlPlane.length} control-plane node(s), ${workersText(topology)}, ` +
       `${topology.etcd.topology} etcd (${topology.etcd.members.length} member(s)), ${spec.loadBalancer.kind} load balancer, ${spec.cni.plugin} CNI, region ${spec.region}.`,
     "",
     `API endpoint (kubeadm controlPlaneEndpoint and every kubeconfig): \`${topology.controlPlaneEndpoint}\``,
@@ -108,6 +111,7 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
       const files = (rendered.get(node.name)?.files ?? []).map((file) => path.posix.basename(file.path)).join(", ");
       return `| ${node.name} | ${node.role} | ${node.privateIp} | ${node.availabilityZone} | ${node.instanceType} | ${files} |`;
     }),
+    ...autoScalingLines(topology, rendered),
     "",
     "## Diagram",
     "",
@@ -164,4 +168,34 @@ function failoverLines(topology: Topology): string[] {
   const lines = [`API failover: ${describe(topology.loadBalancerKind)}.`];
   if (topology.loadBalancerKind.kind !== "haproxy") lines.push("", `For comparison, ${describe(LOAD_BALANCERS.haproxy)}.`);
   return lines;
+}
+
+function workersText(topology: Topology): string {
+  const group = topology.workerAutoScaling;
+  const statics = `${topology.workers.length} worker(s)`;
+  if (!group) return statics;
+  const range = `${group.minSize}-${group.maxSize} workers in an Auto Scaling group`;
+  return topology.workers.length > 0 ? `${statics} and ${range}` : range;
+}
+
+/** The Auto Scaling group's row in the nodes table and what is dynamic about its instances. */
+function autoScalingLines(topology: Topology, rendered: ReadonlyMap<string, RenderedNode>): string[] {
+  const group = topology.workerAutoScaling;
+  if (!group) return [];
+  const { template } = group;
+  const files = (rendered.get(template.name)?.files ?? []).map((file) => path.posix.basename(file.path)).join(", ");
+  const zones = topology.zones.map((zone) => zone.name).join(", ");
+  const purchase = group.spot
+    ? `Spot (price-capacity-optimized; ${group.spot.onDemandBaseCapacity} On-Demand base, ${group.spot.onDemandPercentageAboveBaseCapacity}% On-Demand above it)`
+    : "On-Demand";
+  return [
+    `| ${template.name} (Auto Scaling group: ${group.minSize}-${group.maxSize}, ${group.desiredCapacity} at creation) | worker | dynamic | ${zones} | ${group.instanceTypes.join(", ")} | ${files} |`,
+    "",
+    `**Addresses of ${template.name} are dynamic.** EC2 gives each instance its private IP and zone at launch (the group spans ` +
+      `the private subnet of every zone; each private subnet reserves its low hosts for the static nodes, so the group never takes one of their addresses). ` +
+      "No config in this bundle names them: each instance reads its instance id, IP and zone from IMDSv2 at boot " +
+      "(`node-identity.sh`), registers as `worker-<instance id>` and joins with the join material the control-plane nodes keep published. " +
+      `Purchase: ${purchase}. A scaled-in or lost instance leaves a NotReady Node until it is deleted (\`kubectl delete node\`, docs/operations-changes.md); ` +
+      "a new launch template version reaches instances launched afterwards only.",
+  ];
 }

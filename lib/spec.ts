@@ -43,8 +43,29 @@ export const clusterSpecSchema = z
       .prefault({}),
     workers: z
       .strictObject({
-        count: z.number().int().min(0).max(1000).default(2),
+        count: z.number().int().min(0).max(1000).default(2)
+          .describe("Static workers: instances at addresses planned at synth (with autoScaling, in addition to the group's; 0 for none)."),
         instanceType: instanceType.default("t3.medium"),
+        autoScaling: z
+          .strictObject({
+            minSize: z.number().int().min(0).max(1000).describe("Fewest instances the Auto Scaling group keeps."),
+            maxSize: z.number().int().min(1).max(1000).describe("Most instances the group may run."),
+            desiredCapacity: z.number().int().min(0).max(1000).optional()
+              .describe("Instances at creation (default minSize); later applies leave it to whatever scales the group."),
+            instanceTypes: z.array(instanceType).min(1).max(20).optional()
+              .describe("Instance types the group may launch, in order of preference (default: [workers.instanceType]); required with spot."),
+            spot: z
+              .strictObject({
+                onDemandBaseCapacity: z.number().int().min(0).max(1000).default(0)
+                  .describe("Instances that are always On-Demand, before any Spot instance."),
+                onDemandPercentageAboveBaseCapacity: z.number().int().min(0).max(100).default(0)
+                  .describe("Percentage of the instances above the base that are On-Demand (0: all Spot)."),
+              })
+              .optional()
+              .describe("Run the group's instances as Spot (price-capacity-optimized over instanceTypes); default: On-Demand only."),
+          })
+          .optional()
+          .describe("Workers in an EC2 Auto Scaling group over the private subnets of every zone: their names and addresses are given at boot, not at synth."),
       })
       .prefault({}),
     etcd: z

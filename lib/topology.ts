@@ -30,7 +30,36 @@ export interface ClusterNode {
   readonly instanceType: string;
   /** "init": the node founds its cluster (kubeadm init, or the etcd CA); "join": it enters a running one. */
   readonly bootstrap: NodeBootstrap;
+  /**
+   * true for the launch template of the Auto Scaling group's workers: every instance learns its
+   * name, private IP and zone at boot from the instance metadata service (templates/node-identity.sh),
+   * so `name` is only the template's, `privateIp` and `availabilityZone` are DYNAMIC, zoneIndex -1.
+   * @default false: a static node, with all three planned at synth
+   */
+  readonly dynamic?: boolean;
 }
+
+/** privateIp and availabilityZone of a dynamic node: given to each instance at launch. */
+export const DYNAMIC = "dynamic";
+
+/** workers.autoScaling, resolved: the group's bounds, its purchase options and the node template. */
+export interface WorkerAutoScaling {
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly desiredCapacity: number;
+  /** The types the group may launch, in order of preference; the first is the launch template's. */
+  readonly instanceTypes: readonly string[];
+  /** undefined: On-Demand only. */
+  readonly spot?: { readonly onDemandBaseCapacity: number; readonly onDemandPercentageAboveBaseCapacity: number };
+  /**
+   * What every instance boots from (role worker, bootstrap join, dynamic): its user data is the
+   * launch template's, and the review bundle shows its files under files/<template.name>/.
+   */
+  readonly template: ClusterNode;
+}
+
+/** The name of the Auto Scaling group's node template: its review folder and its resources' names. */
+export const WORKER_GROUP_NAME = "worker-asg";
 
 export interface EtcdMember {
   readonly name: string;
@@ -45,7 +74,10 @@ export interface Topology {
   readonly zones: readonly ZonePlan[];
   readonly nodes: readonly ClusterNode[];
   readonly controlPlane: readonly ClusterNode[];
+  /** The static workers (workers.count): planned at synth, in `nodes`. */
   readonly workers: readonly ClusterNode[];
+  /** workers.autoScaling: its instances come and go, so they are never in `nodes`. */
+  readonly workerAutoScaling?: WorkerAutoScaling;
   readonly etcdNodes: readonly ClusterNode[];
   /** The load-balancer node; undefined for a kind AWS runs (loadBalancerKind.runsOnNode false). */
   readonly loadBalancer: ClusterNode | undefined;
@@ -97,6 +129,29 @@ export function buildTopology(spec: ClusterSpec, warnings: readonly string[] = [
   const etcdNodes = spec.etcd.topology === "external" ? makeNodes("etcd", spec.etcd.members, spec.etcd.instanceType) : [];
   const workers = makeNodes("worker", spec.workers.count, spec.workers.instanceType);
 
+  const autoScaling = spec.workers.autoScaling;
+  const workerAutoScaling: WorkerAutoScaling | undefined = autoScaling && {
+    minSize: autoScaling.minSize,
+    maxSize: autoScaling.maxSize,
+    desiredCapacity: autoScaling.desiredCapacity ?? autoScaling.minSize,
+    instanceTypes: autoScaling.instanceTypes ?? [spec.workers.instanceType],
+    spot: autoScaling.spot && {
+      onDemandBaseCapacity: autoScaling.spot.onDemandBaseCapacity,
+      onDemandPercentageAboveBaseCapacity: autoScaling.spot.onDemandPercentageAboveBaseCapacity,
+    },
+    template: {
+      name: WORKER_GROUP_NAME,
+      role: "worker",
+      ordinal: 0,
+      privateIp: DYNAMIC,
+      availabilityZone: DYNAMIC,
+      zoneIndex: -1,
+      instanceType: (autoScaling.instanceTypes ?? [spec.workers.instanceType])[0],
+      bootstrap: "join",
+      dynamic: true,
+    },
+  };
+
   const endpointHost = lbKind.endpointHost({ stack: spec.name, node: loadBalancers[0] });
 
   const memberNodes = spec.etcd.topology === "external" ? etcdNodes : controlPlane;
@@ -114,6 +169,7 @@ export function buildTopology(spec: ClusterSpec, warnings: readonly string[] = [
     nodes: [...loadBalancers, ...controlPlane, ...etcdNodes, ...workers],
     controlPlane,
     workers,
+    workerAutoScaling,
     etcdNodes,
     loadBalancer: loadBalancers[0],
     loadBalancerKind: lbKind,
@@ -131,5 +187,24 @@ export function buildTopology(spec: ClusterSpec, warnings: readonly string[] = [
     cniPorts: cniPorts(spec.cni.plugin),
     leaderElection: leaderElectionReport(spec.leaderElection),
     warnings,
+  };
+}
+
+/** workers.autoScaling as the review bundle states it (topology.json, ha-report.json). */
+export function workerAutoScalingSummary(topology: Topology) {
+  const group = topology.workerAutoScaling;
+  if (!group) return undefined;
+  return {
+    name: group.template.name,
+    minSize: group.minSize,
+    maxSize: group.maxSize,
+    desiredCapacity: group.desiredCapacity,
+    instanceTypes: [...group.instanceTypes],
+    purchase: group.spot ? "spot" : "on-demand",
+    ...(group.spot ? { spot: { ...group.spot } } : {}),
+    availabilityZones: topology.zones.map((zone) => zone.name),
+    /** EC2 assigns each instance its address and zone at launch; its node name is worker-<instance id>. */
+    addresses: DYNAMIC,
+    nodeNames: `${ROLE_PROFILES.worker.namePrefix}-<instance id>`,
   };
 }

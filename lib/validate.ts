@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { clusterSpecSchema, ClusterSpec, KUBERNETES_MINORS } from "./spec";
 import { Ipv4Cidr, mustParseCidr, overlaps, parseCidr, size } from "./cidr";
 import { parseDuration } from "./duration";
-import { AZ_SUBNET_SPLIT, HOST_BLOCKS } from "./addressing";
+import { AZ_SUBNET_SPLIT, dynamicHostStart, HOST_BLOCKS } from "./addressing";
 import { etcdFaultTolerance, etcdQuorum } from "./quorum";
 import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
 import { partitionOfRegion } from "./partitions";
@@ -89,6 +89,8 @@ export function validateSpec(file: string, name: string, text: string, options: 
   issues.push(...crossFieldIssues(spec, input.etcd.members, { version: rawEtcd?.version, instanceType: rawEtcd?.instanceType }));
   const rawLoadBalancer = valueAt(raw, ["loadBalancer"]) as { instanceType?: unknown } | undefined;
   issues.push(...loadBalancerKind(spec.loadBalancer.kind).specIssues(spec, { instanceType: rawLoadBalancer?.instanceType }));
+  const rawWorkers = valueAt(raw, ["workers"]) as { instanceType?: unknown } | undefined;
+  issues.push(...autoScalingIssues(spec, rawWorkers?.instanceType !== undefined));
   issues.push(...securityIssues(spec, input.nodes.cpuCredits !== undefined));
   if (issues.length > 0) throw new SpecError(file, issues);
   const warnings = specWarnings(spec);
@@ -220,7 +222,8 @@ function crossFieldIssues(
       add(`network.${b}`, spec.network[b], `overlaps network.${a} (${spec.network[a]}); pod, service and VPC ranges must be disjoint`);
     }
   }
-  const kubernetesNodes = spec.controlPlane.count + spec.workers.count;
+  // An Auto Scaling group counts at its maximum: every instance it may run needs a pod range.
+  const kubernetesNodes = spec.controlPlane.count + spec.workers.count + (spec.workers.autoScaling?.maxSize ?? 0);
   if (podSubnet) {
     // kube-controller-manager gives every node a /24 (node-cidr-mask-size) out of the pod subnet.
     const nodeCidrs = podSubnet.prefix <= 24 ? 2 ** (24 - podSubnet.prefix) : 0;
@@ -245,6 +248,17 @@ function crossFieldIssues(
     if (perZone > room) {
       add("workers.count", spec.workers.count,
         `network.vpcCidr ${spec.network.vpcCidr} leaves room for ${room * zones.length} workers over ${zones.length} zones; use a larger VPC or more zones`);
+    }
+    const autoScaling = spec.workers.autoScaling;
+    const dynamicStart = dynamicHostStart(zones.length, spec.workers.count);
+    // Per zone, the addresses EC2 may assign to the group's instances: above the range reserved for
+    // static nodes, below AWS's last. One zone may have to hold the whole group while others are down.
+    const dynamicRoom = subnetSize - 1 - dynamicStart;
+    if (autoScaling && dynamicRoom < autoScaling.maxSize) {
+      add("workers.autoScaling.maxSize", autoScaling.maxSize,
+        dynamicRoom <= 0
+          ? `network.vpcCidr ${spec.network.vpcCidr}: the static nodes' reserved addresses (hosts 4-${dynamicStart - 1}) fill each zone's private subnet, leaving none for the group; use a larger VPC or fewer static workers`
+          : `network.vpcCidr ${spec.network.vpcCidr} leaves ${dynamicRoom} addresses per zone for the group (hosts ${dynamicStart}+ of each private subnet), and one zone may have to hold all of it; use a larger VPC or at most ${dynamicRoom}`);
     }
   }
 
@@ -307,6 +321,7 @@ function instanceTypeFields(spec: ClusterSpec): [string, string][] {
   return [
     ["controlPlane.instanceType", spec.controlPlane.instanceType],
     ["workers.instanceType", spec.workers.instanceType],
+    ...(spec.workers.autoScaling?.instanceTypes ?? []).map((type, index) => [`workers.autoScaling.instanceTypes.${index}`, type] as [string, string]),
     // Only kinds that run on an instance have one (an nlb's instanceType is an error of its own).
     ...(loadBalancerKind(spec.loadBalancer.kind).runsOnNode ? [["loadBalancer.instanceType", spec.loadBalancer.instanceType] as [string, string]] : []),
     ...(spec.etcd.topology === "external" ? [["etcd.instanceType", spec.etcd.instanceType] as [string, string]] : []),
@@ -374,10 +389,12 @@ export function specWarnings(spec: ClusterSpec): SpecWarning[] {
       "controlPlane: one control-plane node is not highly available: losing it stops the API, scheduling and controllers.");
   }
   for (const warning of loadBalancerKind(spec.loadBalancer.kind).warnings(spec)) warnings.push(warning);
-  if (spec.workers.count === 0) {
+  const autoScaling = spec.workers.autoScaling;
+  if (spec.workers.count === 0 && !autoScaling) {
     warn("workload", "workers.count", 0,
       "workers: no worker nodes: control-plane nodes keep their NoSchedule taint, so ordinary workloads will not run.");
   }
+  if (autoScaling) warnings.push(...autoScalingWarnings(spec, autoScaling));
   if (spec.nodes.cpuCredits === "unlimited") {
     const burstable = instanceTypeFields(spec).filter(([, type]) => BURSTABLE_INSTANCE_TYPE.test(type)).map(([field]) => field);
     warn("cost", "nodes.cpuCredits", "unlimited",
@@ -399,4 +416,74 @@ function strictIssues(warnings: readonly SpecWarning[], source: StrictSource): S
   return warnings
     .filter((warning) => warning.category === "ha")
     .map(({ field, value, message }) => ({ field, value, message: `HA warning refused by strict mode (${why}): ${message}` }));
+}
+
+type AutoScalingSpec = NonNullable<ClusterSpec["workers"]["autoScaling"]>;
+
+/**
+ * workers.autoScaling's rules. Static workers (workers.count) may run beside the group (say, a few
+ * fixed nodes for stateful workloads): both are ordinary workers. workers.instanceType is the
+ * group's type unless instanceTypes lists them; giving both with no static worker is an error, as
+ * one of them would do nothing.
+ */
+function autoScalingIssues(spec: ClusterSpec, instanceTypeGiven: boolean): SpecIssue[] {
+  const autoScaling = spec.workers.autoScaling;
+  if (!autoScaling) return [];
+  const issues: SpecIssue[] = [];
+  const add = (field: string, value: unknown, message: string) => issues.push({ field, value, message });
+  const { minSize, maxSize, desiredCapacity, instanceTypes, spot } = autoScaling;
+  if (minSize > maxSize) add("workers.autoScaling.minSize", minSize, `must be at most workers.autoScaling.maxSize (${maxSize})`);
+  if (desiredCapacity !== undefined && (desiredCapacity < minSize || desiredCapacity > maxSize)) {
+    add("workers.autoScaling.desiredCapacity", desiredCapacity, `must be from workers.autoScaling.minSize (${minSize}) to maxSize (${maxSize})`);
+  }
+  if (spot && !instanceTypes) {
+    add("workers.autoScaling.instanceTypes", undefined,
+      "required with workers.autoScaling.spot: list the instance types Spot may choose from (several similar sizes, e.g. [m6i.large, m5.large, m6a.large]: each type in each zone is its own Spot pool)");
+  }
+  if (instanceTypes) {
+    const seen = new Set<string>();
+    instanceTypes.forEach((type, index) => {
+      if (seen.has(type)) add(`workers.autoScaling.instanceTypes.${index}`, type, "listed twice");
+      seen.add(type);
+    });
+    // The launch template names one image; arm64 and x86 types cannot share it.
+    const arm = instanceTypes.filter((type) => ARM64_INSTANCE_TYPE.test(type));
+    if (arm.length > 0 && arm.length < instanceTypes.length) {
+      add("workers.autoScaling.instanceTypes", instanceTypes, "mixes arm64 (Graviton) and x86 types, but every instance boots the same image: list types of one architecture");
+    }
+    if (instanceTypeGiven && spec.workers.count === 0) {
+      add("workers.instanceType", spec.workers.instanceType,
+        "unused: there are no static workers (workers.count 0) and workers.autoScaling.instanceTypes names the group's types; remove one of the two");
+    }
+  }
+  if (spot && spot.onDemandBaseCapacity > maxSize) {
+    add("workers.autoScaling.spot.onDemandBaseCapacity", spot.onDemandBaseCapacity, `must be at most workers.autoScaling.maxSize (${maxSize})`);
+  }
+  return issues;
+}
+
+/** Risky but legal Auto Scaling choices. */
+function autoScalingWarnings(spec: ClusterSpec, autoScaling: AutoScalingSpec): SpecWarning[] {
+  const warnings: SpecWarning[] = [];
+  const warn = (category: WarningCategory, field: string, value: unknown, message: string) => warnings.push({ category, field, value, message });
+  const staticWorkers = spec.workers.count;
+  if (autoScaling.minSize + staticWorkers === 0) {
+    warn("workload", "workers.autoScaling.minSize", 0,
+      "workers: the Auto Scaling group may scale to zero and there are no static workers: ordinary workloads then have nowhere to run (control-plane nodes keep their NoSchedule taint).");
+  } else if (autoScaling.minSize + staticWorkers === 1) {
+    warn("ha", "workers.autoScaling.minSize", autoScaling.minSize,
+      "workers: at the group's minimum there is one worker: losing it leaves pods nowhere to run until the group has launched and joined a replacement (minutes). Use minSize 2 or more.");
+  }
+  const spot = autoScaling.spot;
+  if (spot) {
+    if (spot.onDemandBaseCapacity === 0 && spot.onDemandPercentageAboveBaseCapacity === 0 && staticWorkers === 0) {
+      warn("ha", "workers.autoScaling.spot", spot,
+        "workers: every worker is Spot: EC2 may reclaim instances with two minutes' notice, several at once when a pool runs short, and nothing drains them first. Keep some On-Demand capacity (spot.onDemandBaseCapacity 2 or more) or static workers.");
+    }
+    if ((autoScaling.instanceTypes ?? []).length === 1) {
+      warn("ha", "workers.autoScaling.instanceTypes", autoScaling.instanceTypes,
+        "workers: Spot with one instance type has one Spot pool per zone: a shortage of it reclaims the group's instances together and none can replace them. List several similar types.");
+    }
+  }
+  return warnings;
 }

@@ -19,6 +19,14 @@ export async function outdatedMain(argv: readonly string[], deps: CliDeps = {}):
     for (const node of stale) log(`out of date: ${node.name} (${node.role})`);
     for (const step of steps) log(`membership: ${step.kind === "grow" ? "add" : "remove"} ${step.node} (${step.role} to ${step.count})`);
     for (const node of missing) log(`not deployed: ${node.name} (worker; terraform apply creates it)`);
+    // The group's instances are not in the state: each boots the launch template's latest version.
+    const group = ctx.topology.workerAutoScaling;
+    if (group) {
+      log(
+        `not tracked: the ${stack}-${group.template.name} Auto Scaling group's instances (rotate and upgrade leave them alone); ` +
+          `a launch template change reaches new instances only: aws autoscaling start-instance-refresh --auto-scaling-group-name ${stack}-${group.template.name}`,
+      );
+    }
     pending = stale.length > 0 || steps.length > 0;
     log(pending ? `run: npm run rotate -- ${stack} (add --dry-run to see the steps)` : `${stack}: every node runs the spec's configuration`);
   }, deps.log);

@@ -35,6 +35,13 @@ beforeAll(async () => {
   start("external-etcd itself", base["external-etcd"], base["external-etcd"]);
   start("workers grown and resized", grown["five-server"], base["five-server"]);
   start("control plane grown, a worker removed", reshaped["five-server"], base["five-server"]);
+  // production's Auto Scaling group: bounds raised and a new desiredCapacity in the spec.
+  const production = synthesizeSpecs({ production: shipped("production") }, "day2-production");
+  const scaled = synthesizeSpecs(
+    { production: shipped("production").replace("maxSize: 9\n    desiredCapacity: 3", "maxSize: 12\n    desiredCapacity: 6") },
+    "day2-production-scaled",
+  );
+  start("production group scaled", scaled.production, production.production);
 }, TIMEOUT_MS);
 
 afterAll(async () => {
@@ -98,4 +105,13 @@ test("controlPlane.count 2 -> 3 in a plain plan is refused by the membership gua
   expect(String((error as Error).message).replace(/\s+/g, " ")).toContain(
     "Resource terraform_data.membership_controlPlane_count has lifecycle.prevent_destroy set",
   );
+}, TIMEOUT_MS);
+
+test("production: a new maxSize updates the Auto Scaling group in place; desiredCapacity is left to the scaler and the launch template is untouched", async () => {
+  const plan = await plans["production group scaled"];
+  expect(plan.resourceChanges.map((c) => `${c.type}:${c.change.actions.join("+")}`)).toEqual(["aws_autoscaling_group:update"]);
+  const [change] = plan.resourceChanges;
+  expect((change.change.before as { max_size: number }).max_size).toBe(9);
+  expect(change.change.after as Record<string, unknown>).toMatchObject({ max_size: 12, desired_capacity: 3 });
+  expect(plan.summary).toEqual({ add: 0, change: 1, destroy: 0, replace: 0 });
 }, TIMEOUT_MS);

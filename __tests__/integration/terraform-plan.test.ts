@@ -26,6 +26,8 @@ const VARIANTS: Record<string, string> = {
   "external-etcd-5": "controlPlane: {count: 2}\netcd: {topology: external, members: 5}\n",
   "one-control-plane": "controlPlane: {count: 1}\nworkers: {count: 0}\nregion: us-east-1\ntags: {Team: platform, CostCenter: \"42\"}\n",
   "s3-backend": "state: {backend: s3, bucket: kubeadm-ha-state-example, key: clusters/s3-backend.tfstate}\n",
+  // Static workers beside a Spot group of several types (production has an On-Demand group of one).
+  "asg-spot": "workers: {count: 1, autoScaling: {minSize: 2, maxSize: 6, instanceTypes: [m6i.large, m5.large, m6a.large], spot: {onDemandBaseCapacity: 1}}}\n",
 };
 
 let tf: TerraformHarness;
@@ -66,6 +68,15 @@ describe.each([...SHIPPED, ...Object.keys(VARIANTS)])("%s", (name) => {
     expect(creates(plan, "aws_nat_gateway")).toBe(topology.spec.network.natGateways === "perZone" ? topology.zones.length : 1);
     const ips = Object.values(plan.json.planned_values.outputs?.private_ips?.value as Record<string, Record<string, string>>).flatMap(Object.values).sort();
     expect(ips).toEqual(topology.nodes.map((node) => node.privateIp).sort());
+    // workers.autoScaling: one launch template and group, and the static hosts reserved in every zone.
+    const group = topology.workerAutoScaling;
+    expect(creates(plan, "aws_autoscaling_group")).toBe(group ? 1 : 0);
+    expect(creates(plan, "aws_launch_template")).toBe(group ? 1 : 0);
+    expect(creates(plan, "aws_ec2_subnet_cidr_reservation")).toBe(group ? 4 * topology.zones.length : 0);
+    if (group) {
+      const planned = (plan.json.resource_changes ?? []).find((change) => change.type === "aws_autoscaling_group")!.change.after as Record<string, unknown>;
+      expect(planned).toMatchObject({ min_size: group.minSize, max_size: group.maxSize, desired_capacity: group.desiredCapacity });
+    }
   }, PLAN_TIMEOUT_MS);
 });
 

@@ -34,6 +34,9 @@ import { ROLE_PROFILES } from "../roles";
 import { multiLineTextForSynth } from "./hcl-output";
 import { ROLE_GUARDS } from "../day2/role-guards";
 
+/** Every node's IMDS hop limit; the Auto Scaling group's launch template uses it too. */
+export const METADATA_HOP_LIMIT = 1;
+
 /** Canonical's account in the commercial partition; lib/partitions.ts has the others. */
 export const CANONICAL_OWNER_ID = PARTITIONS.aws.canonicalOwnerId;
 export const UBUNTU_AMI_NAME_PATTERN = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
@@ -155,7 +158,7 @@ export class ClusterNodes extends Construct {
           // from the node itself; templates/guard-imds.sh rejects IMDS traffic from every pod's
           // cgroup on Kubernetes nodes, so no pod borrows the node role (on control-plane nodes it
           // decrypts the cluster CA key).
-          httpPutResponseHopLimit: 1,
+          httpPutResponseHopLimit: METADATA_HOP_LIMIT,
           instanceMetadataTags: "disabled",
         },
         rootBlockDevice: {

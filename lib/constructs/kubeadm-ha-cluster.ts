@@ -16,6 +16,7 @@ import { nodeConfigDigest } from "../day2/node-digest";
 import { ApiNetworkLoadBalancer, ApiNetworkLoadBalancerProps, ManagedApiLoadBalancer } from "./api-network-load-balancer";
 import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
 import { EtcdBackupBucket } from "./backup-bucket";
+import { WorkerAutoScalingGroup } from "./worker-auto-scaling";
 
 /**
  * The construct of each load-balancer kind AWS runs. Keyed by the registry's managed kinds, so a
@@ -46,6 +47,11 @@ export interface KubeadmHaClusterProps {
   readonly nodeDigests?: ReadonlyMap<string, string>;
   /** @default - every guard in place */
   readonly guardLift?: GuardLift;
+  /**
+   * Tags for what an Auto Scaling group launches (the provider's default_tags do not reach it).
+   * @default - spec.tags and Cluster
+   */
+  readonly launchedResourceTags?: Readonly<Record<string, string>>;
 }
 
 export class KubeadmHaCluster extends Construct {
@@ -56,6 +62,8 @@ export class KubeadmHaCluster extends Construct {
   public readonly day2: Day2Guards;
   /** The API load balancer when AWS runs it (loadBalancer.kind nlb); otherwise it is a node in `nodes`. */
   public readonly apiLoadBalancer?: ManagedApiLoadBalancer;
+  /** With workers.autoScaling: the launch template and the group. */
+  public readonly workerAutoScaling?: WorkerAutoScalingGroup;
   /** With spec.backups.enabled (the default). */
   public readonly backups?: EtcdBackupBucket;
 
@@ -84,13 +92,24 @@ export class KubeadmHaCluster extends Construct {
     }
     if (topology.spec.backups.enabled) this.backups = etcdBackups(this, topology, this.identity);
 
-    const roles = [...new Set(topology.nodes.map((node) => node.role))];
+    const roles = [...new Set([...topology.nodes.map((node) => node.role), ...(topology.workerAutoScaling ? ["worker" as const] : [])])];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};
     const instanceProfileNames: Partial<Record<NodeRole, string>> = {};
     for (const role of roles) {
       securityGroupIds[role] = this.securityGroups.group(role).id;
       instanceProfileNames[role] = this.identity.instanceProfile(role).name;
     }
+    // A node's first boot installs packages through the NAT gateway, joins through the load
+    // balancer and publishes or fetches secrets: egress, SG rules, IAM policies and KMS aliases
+    // must all exist by then, not merely the resources the instance references.
+    const bootDependencies = [
+      ...this.network.egressDependencies,
+      ...this.securityGroups.ingressRules,
+      ...this.securityGroups.egressRules,
+      ...this.identity.rolePolicies,
+      ...Object.values(this.identity.kmsAliases),
+      ...(this.apiLoadBalancer?.bootDependencies ?? []),
+    ];
     this.nodes = new ClusterNodes(this, "nodes", {
       topology,
       privateSubnetIds: this.network.privateSubnets.map((subnet) => subnet.id),
@@ -98,18 +117,22 @@ export class KubeadmHaCluster extends Construct {
       instanceProfileNames,
       userData: props.userData,
       unguarded: (node) => lift?.allowDestroy === true || lift?.replaceNode === node.name,
-      // A node's first boot installs packages through the NAT gateway, joins through the load
-      // balancer and publishes or fetches secrets: egress, SG rules, IAM policies and KMS aliases
-      // must all exist by then, not merely the resources the instance references.
-      dependsOn: [
-        ...this.network.egressDependencies,
-        ...this.securityGroups.ingressRules,
-        ...this.securityGroups.egressRules,
-        ...this.identity.rolePolicies,
-        ...Object.values(this.identity.kmsAliases),
-        ...(this.apiLoadBalancer?.bootDependencies ?? []),
-      ],
+      dependsOn: bootDependencies,
     });
+    if (topology.workerAutoScaling) {
+      this.workerAutoScaling = new WorkerAutoScalingGroup(this, "worker-auto-scaling", {
+        topology,
+        privateSubnetIds: this.network.privateSubnets.map((subnet) => subnet.id),
+        securityGroupId: securityGroupIds.worker!,
+        instanceProfileName: instanceProfileNames.worker!,
+        imageId: this.nodes.ami?.id ?? topology.spec.nodes.amiId!,
+        userData: props.userData(topology.workerAutoScaling.template),
+        tags: props.launchedResourceTags ?? { ...topology.spec.tags, Cluster: topology.stack },
+        // Instances join through the API: the init node must have published the join material,
+        // which needs no Terraform ordering (they wait for it), but the same boot prerequisites.
+        dependsOn: bootDependencies,
+      });
+    }
     this.apiLoadBalancer?.registerControlPlane(
       Object.fromEntries(topology.controlPlane.map((node) => [node.name, this.nodes.instances[node.name].id])),
     );

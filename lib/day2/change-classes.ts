@@ -48,6 +48,21 @@ export const CHANGE_CLASSES: Readonly<Record<SpecFieldPath, FieldChange>> = {
   "controlPlane.instanceType": { class: "rotation", how: ROTATE },
   "workers.count": { class: "in-place", how: "Terraform adds or removes workers (drain a worker before removing it)" },
   "workers.instanceType": { class: "rotation", how: `${ROTATE} (an in-place change would stop every worker at once)` },
+  "workers.autoScaling.minSize": {
+    class: "in-place",
+    how: "Terraform updates the Auto Scaling group's bounds; raising it launches instances, and the group terminates instances itself when desired capacity falls (undrained)",
+  },
+  "workers.autoScaling.maxSize": { class: "in-place", how: "as workers.autoScaling.minSize" },
+  "workers.autoScaling.desiredCapacity": {
+    class: "in-place",
+    how: "used when the group is created only: later applies ignore it (lifecycle ignore_changes) so they never undo what scaled the group; set it with `aws autoscaling set-desired-capacity`",
+  },
+  "workers.autoScaling.instanceTypes": {
+    class: "in-place",
+    how: "Terraform updates the group's instance types in place; they apply to instances launched afterwards, running ones keep theirs until an instance refresh replaces them",
+  },
+  "workers.autoScaling.spot.onDemandBaseCapacity": { class: "in-place", how: "as workers.autoScaling.instanceTypes" },
+  "workers.autoScaling.spot.onDemandPercentageAboveBaseCapacity": { class: "in-place", how: "as workers.autoScaling.instanceTypes" },
   "etcd.topology": { class: "immutable", how: "moving etcd between stacked and external needs a restore into a new cluster" },
   "etcd.members": {
     class: "rotation",

@@ -6,13 +6,17 @@ import type { ClusterNode, NodeRole, Topology } from "../topology";
 import { ROLE_PROFILES } from "../roles";
 import { CONTROL_PLANE_JOIN_LEASE_SUBPATH, CONTROL_PLANE_PKI_SUBPATH, kmsAlias, parameterPrefix } from "../secret-store";
 import { nodeLoadBalancerKind } from "../load-balancers/registry";
-import { DISCOVERY_KUBECONFIG_PATH, KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, pkiFilesFromEtcd, pkiFilesFromInitNode } from "./kubeadm";
+import { DISCOVERY_KUBECONFIG_PATH, KUBEADM_CONFIG_PATH, KUBEADM_CONFIG_TEMPLATE_PATH, KUBEADM_JOIN_CONFIG_PATH, pkiFilesFromEtcd, pkiFilesFromInitNode } from "./kubeadm";
 import { COREDNS_PDB_PATH, COREDNS_SPREAD_PATCH_PATH, corednsSpreadNodes } from "./coredns";
 import { CniPlugin, cniDaemonSetToRestart, cniManifestUrls, cniResourceCrd, CNI_RESOURCE_PATH } from "./cni";
 import { JOIN_TOKEN_REFRESH_AFTER_SECONDS, JOIN_TOKEN_TTL, JOIN_TOKEN_UNIT } from "./join-token-timer";
 import { day2Env } from "./day2";
 
 export const CLUSTER_ENV_PATH = "/etc/kubeadm-ha/cluster.env";
+/** A dynamic node's NODE_NAME, NODE_IP and NODE_ZONE, written at first boot by templates/node-identity.sh. */
+export const NODE_IDENTITY_ENV_PATH = "/etc/kubeadm-ha/node-identity.env";
+/** Sourced at the end of a dynamic node's cluster.env (node-files.ts installs it). */
+export const NODE_IDENTITY_SCRIPT_PATH = "/usr/local/lib/kubeadm-ha/node-identity.sh";
 
 /**
  * Shell-sourceable KEY='value' pairs: all the scripts know about the cluster. Each role gets only
@@ -46,7 +50,12 @@ const ROLE_ENV: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode
     ["ETCD_KMS_KEY", kmsAlias(topology.stack, "etcd")],
     ...controlPlanePkiEnv(topology),
   ],
-  worker: (topology, node) => [...commonEnv(topology, node), ...kubernetesEnv(topology)],
+  worker: (topology, node) => [
+    ...commonEnv(topology, node),
+    ...kubernetesEnv(topology),
+    // node-identity.sh writes KUBEADM_CONFIG from this template with the instance's name, IP and zone.
+    ...(node.dynamic ? ([["KUBEADM_CONFIG_TEMPLATE", KUBEADM_CONFIG_TEMPLATE_PATH]] as EnvPairs) : []),
+  ],
   "control-plane": (topology, node) => {
     const env: EnvPairs = [
       ...commonEnv(topology, node),
@@ -76,12 +85,23 @@ const ROLE_ENV: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNode
 };
 
 function commonEnv(topology: Topology, node: ClusterNode): EnvPairs {
+  // A dynamic node (an Auto Scaling group's instance) has no name or address at synth: its
+  // cluster.env ends by sourcing node-identity.sh, which sets NODE_NAME, NODE_IP and NODE_ZONE from
+  // the instance metadata service (and keeps them in NODE_IDENTITY_ENV).
+  const identity: EnvPairs = node.dynamic
+    ? [
+        ["NODE_IDENTITY", "imds"],
+        ["NODE_NAME_PREFIX", ROLE_PROFILES[node.role].namePrefix],
+        ["NODE_IDENTITY_ENV", NODE_IDENTITY_ENV_PATH],
+        ["CLUSTER_ZONES", topology.zones.map((zone) => zone.name).join(" ")],
+      ]
+    : [["NODE_NAME", node.name]];
   return [
     ["STACK", topology.stack],
     ["AWS_REGION", topology.spec.region],
-    ["NODE_NAME", node.name],
+    ...identity,
     ["NODE_ROLE", node.role],
-    ["NODE_IP", node.privateIp],
+    ...(node.dynamic ? [] : ([["NODE_IP", node.privateIp]] as EnvPairs)),
     ["BOOT_SCRIPTS", ROLE_PROFILES[node.role].bootScripts[node.bootstrap].join(" ")],
     ["CONTROL_PLANE_ENDPOINT", topology.controlPlaneEndpoint],
   ];
@@ -134,8 +154,11 @@ function shellQuote(value: string): string {
 }
 
 export function renderClusterEnv(topology: Topology, node: ClusterNode): string {
-  const header = `# kubeadm-ha facts for ${node.name}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
+  const who = node.dynamic ? `every instance of the ${node.name} Auto Scaling group` : node.name;
+  const header = `# kubeadm-ha facts for ${who}'s boot scripts (templates/*.sh minus comments); no secrets.\n`;
   const base = clusterEnv(topology, node);
   const entries = [...base, ...day2Env(topology, node).filter(([key]) => !base.some(([known]) => known === key))];
-  return header + entries.map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("");
+  // A dynamic node's name, IP and zone, from the instance metadata service on its first boot.
+  const identity = node.dynamic ? `. "\${KUBEADM_HA_ROOT:-}${NODE_IDENTITY_SCRIPT_PATH}"\n` : "";
+  return header + entries.map(([key, value]) => `${key}=${shellQuote(value)}\n`).join("") + identity;
 }

@@ -28,6 +28,12 @@ export const KUBEADM_CONFIG_PATH = "/etc/kubeadm-ha/kubeadm.yaml";
  * KUBEADM_CONFIG_PATH when a replacement of the init node finds the deployment's cluster running.
  */
 export const KUBEADM_JOIN_CONFIG_PATH = "/etc/kubeadm-ha/kubeadm-join.yaml";
+/**
+ * A dynamic node's kubeadm configuration, with IDENTITY_PLACEHOLDERS where its name, IP and zone
+ * go: templates/node-identity.sh writes KUBEADM_CONFIG_PATH from it at first boot.
+ */
+export const KUBEADM_CONFIG_TEMPLATE_PATH = "/etc/kubeadm-ha/kubeadm.yaml.in";
+export const IDENTITY_PLACEHOLDERS = { name: "@NODE_NAME@", ip: "@NODE_IP@", zone: "@NODE_ZONE@" } as const;
 /** Written at boot from the join parameters (CA data + bootstrap token), deleted after the join. */
 export const DISCOVERY_KUBECONFIG_PATH = "/run/kubeadm-ha/discovery.kubeconfig";
 export const CRI_SOCKET = "unix:///var/run/containerd/containerd.sock";
@@ -90,7 +96,9 @@ export function kubeadmDocuments(topology: Topology, node: ClusterNode): Kubeadm
 
 /** The multi-document YAML the node reads from KUBEADM_CONFIG_PATH. */
 export function renderKubeadmConfig(topology: Topology, node: ClusterNode): string {
-  const header = `# kubeadm config of ${node.name}, rendered by kubeadm-ha; no secret.\n`;
+  const header = node.dynamic
+    ? `# kubeadm config of every ${node.name} instance, rendered by kubeadm-ha; node-identity.sh fills in the @...@ values at boot; no secret.\n`
+    : `# kubeadm config of ${node.name}, rendered by kubeadm-ha; no secret.\n`;
   return header + renderDocuments(kubeadmDocuments(topology, node));
 }
 
@@ -120,7 +128,7 @@ function renderDocuments(documents: KubeadmDocument[]): string {
 }
 
 export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): NodeFile {
-  return { path: KUBEADM_CONFIG_PATH, content: renderKubeadmConfig(topology, node), permissions: "0600" };
+  return { path: node.dynamic ? KUBEADM_CONFIG_TEMPLATE_PATH : KUBEADM_CONFIG_PATH, content: renderKubeadmConfig(topology, node), permissions: "0600" };
 }
 
 /**
@@ -138,16 +146,18 @@ export function renderInitNodeJoinConfigFile(topology: Topology, node: ClusterNo
 }
 
 function nodeRegistration(node: ClusterNode, region: string) {
+  // A dynamic node learns its identity at boot: placeholders that node-identity.sh replaces.
+  const { name, ip, zone } = node.dynamic ? IDENTITY_PLACEHOLDERS : { name: node.name, ip: node.privateIp, zone: node.availabilityZone };
   return {
-    name: node.name,
+    name,
     criSocket: CRI_SOCKET,
     // EC2 instances can have several interfaces; the kubelet must register the address the
     // security groups and the load balancer know.
     kubeletExtraArgs: [
-      { name: "node-ip", value: node.privateIp },
+      { name: "node-ip", value: ip },
       // There is no cloud controller to set them: the kubelet labels its node with its zone (a label
       // NodeRestriction lets a kubelet set), which CoreDNS's spread and users' workloads use.
-      { name: "node-labels", value: `topology.kubernetes.io/region=${region},topology.kubernetes.io/zone=${node.availabilityZone}` },
+      { name: "node-labels", value: `topology.kubernetes.io/region=${region},topology.kubernetes.io/zone=${zone}` },
     ] satisfies KubeadmArg[],
   };
 }

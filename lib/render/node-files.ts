@@ -110,7 +110,8 @@ const ROLE_FILES: Readonly<Record<NodeRole, (topology: Topology, node: ClusterNo
     }
     return files;
   },
-  worker: (topology, node) => kubernetesNodeFiles(topology, node),
+  // An Auto Scaling group's worker learns its identity at boot (its cluster.env sources node-identity.sh).
+  worker: (topology, node) => [...kubernetesNodeFiles(topology, node), ...(node.dynamic ? [script("node-identity.sh")] : [])],
 };
 
 /** etcdClusterState: "existing" renders an external etcd node that joins the running cluster. */

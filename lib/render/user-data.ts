@@ -49,7 +49,9 @@ export function bootRuncmd(): string[][] {
 
 function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress: ReadonlySet<string>): string {
   const document = {
-    hostname: node.name,
+    // A dynamic node keeps the hostname EC2 gives it (ip-10-0-0-77...); its Kubernetes node name
+    // comes from its instance id (node-identity.sh).
+    ...(node.dynamic ? {} : { hostname: node.name }),
     // Maps the hostname to a loopback address so sudo and the kubelet resolve it without DNS.
     manage_etc_hosts: true,
     // No `owner`, and no `permissions` where they are 0644: cloud-init's defaults (root:root,

@@ -67,6 +67,8 @@ interface TopologyNode {
 
 export interface TopologySummary {
   readonly nodes: readonly TopologyNode[];
+  /** workers.autoScaling: the group's launch template is a node of the review with no instance. */
+  readonly workerAutoScaling?: { readonly name: string };
   readonly etcdTopology?: string;
   readonly etcd?: { readonly members: number; readonly failuresTolerated: number; readonly quorum: number };
   readonly warnings?: readonly string[];
@@ -158,8 +160,9 @@ function compareNodes(
   const baseInstances = instancesOf(base?.json);
   const headInstances = instancesOf(head?.json);
   const roles = new Map<string, string>();
-  for (const node of [...(baseTopology?.nodes ?? []), ...(headTopology?.nodes ?? [])]) roles.set(node.name, node.role);
-  const order = [...new Set([...(headTopology?.nodes ?? []), ...(baseTopology?.nodes ?? [])].map((node) => node.name))];
+  const groups = [baseTopology, headTopology].flatMap((topology) => (topology?.workerAutoScaling ? [{ name: topology.workerAutoScaling.name, role: "worker" }] : []));
+  for (const node of [...(baseTopology?.nodes ?? []), ...(headTopology?.nodes ?? []), ...groups]) roles.set(node.name, node.role);
+  const order = [...new Set([...(headTopology?.nodes ?? []), ...(baseTopology?.nodes ?? []), ...groups].map((node) => node.name))];
   for (const name of [...baseInstances.keys(), ...headInstances.keys()]) if (!order.includes(name)) order.push(name);
 
   return order.map((name) => {
@@ -169,7 +172,13 @@ function compareNodes(
     const filesChanged = nodeFilesChanged(base, head, name);
     if (!before && !after) {
       // A node without an instance of its own (an Auto Scaling group's workers): only its files tell.
-      return { name, role, change: filesChanged.length > 0 ? "updated" : "unchanged", reasons: filesChanged.map((file) => `${file} changed`) };
+      // Terraform updates the launch template in place; its instances boot what they launched with.
+      const group = groups.some((candidate) => candidate.name === name);
+      const reasons = filesChanged.length === 0 ? [] : [
+        ...filesChanged.map((file) => `${file} changed`),
+        ...(group ? ["a new launch template version: instances the group launches from now on boot it; running instances keep theirs until an instance refresh replaces them"] : []),
+      ];
+      return { name, role, change: filesChanged.length > 0 ? "updated" : "unchanged", reasons };
     }
     if (!before) return { name, role, change: "added", reasons: ["Terraform creates the instance"] };
     if (!after) return { name, role, change: "removed", reasons: ["Terraform destroys the instance"] };
