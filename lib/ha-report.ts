@@ -6,7 +6,7 @@
  */
 import type { ClusterSpec } from "./spec";
 import type { Topology } from "./topology";
-import { analyzeFailures, FailureSubject } from "./failure-analysis";
+import { analyzeFailures, EgressOnZoneLoss, egressOnZoneLoss, FailureSubject } from "./failure-analysis";
 import { leaderElectionReport, LeaderElectionReport } from "./leader-election";
 import { specWarnings, WarningCategory } from "./validate";
 import { HAPROXY_FAILOVER_TUNING, haproxyWorstCaseMarkDownMs } from "./load-balancers/haproxy";
@@ -26,6 +26,8 @@ export interface HaReport {
   readonly etcd: HaEtcd;
   readonly leaderElection: HaLeaderElection;
   readonly loadBalancer: HaLoadBalancer;
+  /** NAT gateways and VPC endpoints: what the other zones keep reaching when one zone fails. */
+  readonly egress: EgressOnZoneLoss;
   /** Every warning synth printed for this stack, with the spec field behind it. */
   readonly warnings: readonly HaWarning[];
   readonly strict: {
@@ -223,6 +225,7 @@ export function buildHaReport(topology: Topology): HaReport {
       worstCaseOutOfRotationSeconds: figures.includes(null) ? null : Math.max(...(figures as number[])),
       byFailure: failover.byFailure,
     },
+    egress: egressOnZoneLoss(topology),
     warnings,
     strict: { spec: spec.strict, passes: haWarnings === 0 },
   };

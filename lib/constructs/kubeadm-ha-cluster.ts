@@ -16,6 +16,7 @@ import { nodeConfigDigest } from "../day2/node-digest";
 import { ApiNetworkLoadBalancer, ApiNetworkLoadBalancerProps, ManagedApiLoadBalancer } from "./api-network-load-balancer";
 import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
 import { EtcdBackupBucket } from "./backup-bucket";
+import { VpcFlowLogs } from "./flow-logs";
 
 /**
  * The construct of each load-balancer kind AWS runs. Keyed by the registry's managed kinds, so a
@@ -58,6 +59,8 @@ export class KubeadmHaCluster extends Construct {
   public readonly apiLoadBalancer?: ManagedApiLoadBalancer;
   /** With spec.backups.enabled (the default). */
   public readonly backups?: EtcdBackupBucket;
+  /** With spec.network.flowLogs. */
+  public readonly flowLogs?: VpcFlowLogs;
 
   constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
     super(scope, id);
@@ -83,6 +86,15 @@ export class KubeadmHaCluster extends Construct {
       });
     }
     if (topology.spec.backups.enabled) this.backups = etcdBackups(this, topology, this.identity);
+    if (topology.spec.network.flowLogs) {
+      this.flowLogs = new VpcFlowLogs(this, "flow-logs", {
+        topology,
+        vpcId: this.network.vpc.id,
+        accountId: this.identity.callerIdentity.accountId,
+        partition: this.identity.partition.partition,
+        dnsSuffix: this.identity.partition.dnsSuffix,
+      });
+    }
 
     const roles = [...new Set(topology.nodes.map((node) => node.role))];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};
