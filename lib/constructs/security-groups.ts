@@ -168,7 +168,7 @@ export class ClusterSecurityGroups extends Construct {
       if (KUBERNETES_ROLES.includes(role)) {
         // The construct ID of the rule every group had before egress was narrowed: kept, so no
         // Kubernetes node's rule is replaced.
-        egressRule(role, "all", "All egress: pods reach arbitrary destinations; packages, images and AWS APIs through the NAT gateway", { cidr: ANYWHERE }, "-1");
+        egressRule(role, "all", "All egress: packages, images and AWS APIs (SSM, KMS) through the NAT gateway", { cidr: ANYWHERE }, "-1");
       } else if (role === "load-balancer") {
         if (topology.loadBalancerKind.runsOnNode) internetForBoot(role);
         egressRule(role, "api-to-control-plane", "Kubernetes API forwarding and health checks to the control-plane nodes", { group: "control-plane" }, "tcp", api);
