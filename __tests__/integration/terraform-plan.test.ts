@@ -25,6 +25,8 @@ const VARIANTS: Record<string, string> = {
   "external-etcd-5": "controlPlane: {count: 2}\netcd: {topology: external, members: 5}\n",
   "one-control-plane": "controlPlane: {count: 1}\nworkers: {count: 0}\nregion: us-east-1\ntags: {Team: platform, CostCenter: \"42\"}\n",
   "s3-backend": "state: {backend: s3, bucket: kubeadm-ha-state-example, key: clusters/s3-backend.tfstate}\n",
+  "endpoints-flow-logs": "network: {vpcEndpoints: true, flowLogs: {retentionDays: 30, trafficType: REJECT}}\n",
+  "flow-logs-s3": "etcd: {topology: external}\nnetwork: {flowLogs: {destination: s3, s3Bucket: kubeadm-ha-flow-logs-example, s3KeyPrefix: vpc}}\n",
 };
 
 let tf: TerraformHarness;
@@ -83,6 +85,29 @@ test("the S3-backed stack keeps its backend in the synthesized JSON; only the co
   const override = JSON.parse(fs.readFileSync(path.join(plan.dir, PLAN_OVERRIDE_FILE), "utf8"));
   expect(override.terraform.backend).toEqual({ local: { path: "terraform.tfstate" } });
   if (tf.mirror) expect(plan.json.configuration.provider_config?.aws).toMatchObject({ version_constraint: tf.mirror.awsVersion });
+}, PLAN_TIMEOUT_MS);
+
+test("VPC endpoints and flow logs plan with the real provider: an endpoint per service, the default group emptied", async () => {
+  const plan = await plans.get("endpoints-flow-logs")!;
+  const planned = plan.json.planned_values.root_module.resources!;
+  const endpoints = planned.filter((r) => r.type === "aws_vpc_endpoint").map((r) => [r.values.service_name, r.values.vpc_endpoint_type, r.values.private_dns_enabled]);
+  expect(endpoints.sort()).toEqual([
+    ["com.amazonaws.eu-west-1.ec2messages", "Interface", true],
+    ["com.amazonaws.eu-west-1.kms", "Interface", true],
+    ["com.amazonaws.eu-west-1.s3", "Gateway", false],
+    ["com.amazonaws.eu-west-1.ssm", "Interface", true],
+    ["com.amazonaws.eu-west-1.ssmmessages", "Interface", true],
+    ["com.amazonaws.eu-west-1.sts", "Interface", true],
+  ]);
+  const [defaultGroup] = planned.filter((r) => r.type === "aws_default_security_group");
+  expect([defaultGroup.values.ingress, defaultGroup.values.egress]).toEqual([[], []]);
+  const [logGroup] = planned.filter((r) => r.type === "aws_cloudwatch_log_group");
+  expect(logGroup.values).toMatchObject({ name: "/kubeadm-ha/endpoints-flow-logs/vpc-flow-logs", retention_in_days: 30 });
+  const [flowLog] = planned.filter((r) => r.type === "aws_flow_log");
+  expect(flowLog.values).toMatchObject({ traffic_type: "REJECT", log_destination_type: "cloud-watch-logs" });
+  const s3 = (await plans.get("flow-logs-s3")!).json.planned_values.root_module.resources!.filter((r) => r.type === "aws_flow_log");
+  expect(s3.map((r) => r.values.log_destination_type)).toEqual(["s3"]);
+  expect(s3[0].values.log_destination).toMatch(/^arn:aws:s3:::kubeadm-ha-flow-logs-example\/vpc$/);
 }, PLAN_TIMEOUT_MS);
 
 test("a plan error fails with Terraform's own message", async () => {
