@@ -15,6 +15,7 @@ import { buildHaReport } from "../lib/ha-report";
 import { securityRulesOf } from "../lib/security-rules";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES } from "../lib/vpc-endpoints";
 import { synthesizeClusters } from "../lib/app";
+import { renderPolicyReview } from "../lib/review-policies";
 import { inlineTopology, REPO_ROOT, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
 
 type Json = Record<string, any>;
@@ -241,6 +242,19 @@ describe("network.flowLogs", () => {
     const keyPolicy = Object.entries(documents).find(([id]) => key.policy.includes(id))![1];
     const logsStatement = keyPolicy.statement.find((s: Json) => s.sid === "CloudWatchLogsUsesKeyForThisLogGroup");
     expect(logsStatement.condition).toEqual([{ test: "ArnEquals", variable: "kms:EncryptionContext:aws:logs:arn", values: [groupArn] }]);
+  });
+
+  test("policies.json shows the flow-log key's policy and the role's policy", () => {
+    const doc = synth(inlineTopology("logs", "network: {flowLogs: {}}\n"));
+    const review = JSON.parse(renderPolicyReview(doc));
+    expect(review.kmsKeyPolicies["alias/kubeadm-ha/logs/vpc-flow-logs"].Statement.map((s: Json) => s.Sid)).toEqual([
+      "AccountAdministersKey",
+      "CloudWatchLogsUsesKeyForThisLogGroup",
+    ]);
+    expect(review.roleInlinePolicies["/logs-eu-west-1-vpc-flow-logs/kubeadm-ha-vpc-flow-logs"].Statement[0].Resource).toEqual([
+      "arn:<partition>:logs:eu-west-1:<account>:log-group:/kubeadm-ha/logs/vpc-flow-logs",
+      "arn:<partition>:logs:eu-west-1:<account>:log-group:/kubeadm-ha/logs/vpc-flow-logs:*",
+    ]);
   });
 
   test("the default retention is 90 days", () => {

@@ -11,6 +11,7 @@ import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-p
 import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { DEFAULT_FLOW_LOG_RETENTION_DAYS, LOG_RETENTION_DAYS } from "../spec";
 import type { Topology } from "../topology";
@@ -31,6 +32,11 @@ export function flowLogGroupName(stack: string): string {
   return `/kubeadm-ha/${stack}/vpc-flow-logs`;
 }
 
+/** The flow-log key's alias (policies.json lists key policies by alias). */
+export function flowLogKmsAlias(stack: string): string {
+  return `alias/kubeadm-ha/${stack}/vpc-flow-logs`;
+}
+
 /** The flow logs' IAM role: global to the account, so the region is part of the name (as for the node roles). */
 export function flowLogRoleName(stack: string, region: string): string {
   return `${stack}-${region}-vpc-flow-logs`;
@@ -41,6 +47,7 @@ export class VpcFlowLogs extends Construct {
   /** cloudWatchLogs only. */
   public readonly logGroup?: CloudwatchLogGroup;
   public readonly kmsKey?: KmsKey;
+  public readonly kmsAlias?: KmsAlias;
   public readonly role?: IamRole;
 
   constructor(scope: Construct, id: string, props: VpcFlowLogsProps) {
@@ -102,6 +109,7 @@ export class VpcFlowLogs extends Construct {
       policy: keyPolicy.json,
       tags: { Name: `${stack}-vpc-flow-logs` },
     });
+    this.kmsAlias = new KmsAlias(this, "alias", { name: flowLogKmsAlias(stack), targetKeyId: this.kmsKey.keyId });
     this.logGroup = new CloudwatchLogGroup(this, "log-group", {
       name: groupName,
       retentionInDays: retention,
