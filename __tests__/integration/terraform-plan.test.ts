@@ -94,7 +94,8 @@ test("VPC endpoints and flow logs plan with the real provider: an endpoint per s
   expect(endpoints.sort()).toEqual([
     ["com.amazonaws.eu-west-1.ec2messages", "Interface", true],
     ["com.amazonaws.eu-west-1.kms", "Interface", true],
-    ["com.amazonaws.eu-west-1.s3", "Gateway", false],
+    // private_dns_enabled is computed (unknown at plan) for a gateway endpoint, and an unknown value is left out of planned_values.
+    ["com.amazonaws.eu-west-1.s3", "Gateway", undefined],
     ["com.amazonaws.eu-west-1.ssm", "Interface", true],
     ["com.amazonaws.eu-west-1.ssmmessages", "Interface", true],
     ["com.amazonaws.eu-west-1.sts", "Interface", true],
@@ -103,6 +104,7 @@ test("VPC endpoints and flow logs plan with the real provider: an endpoint per s
   expect([defaultGroup.values.ingress, defaultGroup.values.egress]).toEqual([[], []]);
   const [logGroup] = planned.filter((r) => r.type === "aws_cloudwatch_log_group");
   expect(logGroup.values).toMatchObject({ name: "/kubeadm-ha/endpoints-flow-logs/vpc-flow-logs", retention_in_days: 30 });
+  expect(planned.filter((r) => r.type === "aws_kms_alias").map((r) => r.values.name)).toContain("alias/kubeadm-ha/endpoints-flow-logs/vpc-flow-logs");
   const [flowLog] = planned.filter((r) => r.type === "aws_flow_log");
   expect(flowLog.values).toMatchObject({ traffic_type: "REJECT", log_destination_type: "cloud-watch-logs" });
   const s3 = (await plans.get("flow-logs-s3")!).json.planned_values.root_module.resources!.filter((r) => r.type === "aws_flow_log");
