@@ -14,7 +14,8 @@ import { analyzeFailures } from "../lib/failure-analysis";
 import { buildHaReport } from "../lib/ha-report";
 import { securityRulesOf } from "../lib/security-rules";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES } from "../lib/vpc-endpoints";
-import { synthesizeClusters } from "../lib/app";
+import { renderCluster, synthesizeClusters } from "../lib/app";
+import { renderReviewBundle } from "../lib/review";
 import { renderPolicyReview } from "../lib/review-policies";
 import { inlineTopology, REPO_ROOT, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
 
@@ -304,6 +305,25 @@ describe("review", () => {
       expect(page("external-etcd")).toContain(`${group} -->|"80/tcp, 443/tcp, 123/udp"| cidr_0_0_0_0_0\n`);
     }
     expect(page("external-etcd")).toContain('sg_etcd -->|"2379/tcp, 2380/tcp"| sg_etcd\n');
+  });
+
+  test("REVIEW.md states the egress: NAT gateways, endpoints, flow logs, and what one zone's loss leaves", () => {
+    expect(page("production")).toContain(
+      "Egress: a NAT gateway per zone (eu-west-1a, eu-west-1b, eu-west-1c); VPC endpoints in every zone for ssm, ssmmessages, ec2messages, kms, sts, and an S3 gateway endpoint; flow logs off. " +
+        "When one zone fails, the other zones keep the AWS APIs (Session Manager, Parameter Store, KMS, STS, S3): yes; the internet (packages for booting nodes): yes.",
+    );
+    expect(page("five-server")).toContain("Egress: one NAT gateway, in eu-west-1a; no VPC endpoints; flow logs off. When one zone fails, the other zones keep the AWS APIs (Session Manager, Parameter Store, KMS, STS, S3): **no**;");
+  });
+
+  test("REVIEW.md names the flow logs' destination", () => {
+    const egressOf = (name: string, yamlText: string) => {
+      const topology = inlineTopology(name, yamlText);
+      return renderReviewBundle(topology, renderCluster(topology).nodes).get("REVIEW.md")!.split("\n").find((line) => line.startsWith("Egress:"));
+    };
+    expect(egressOf("cw", "network: {flowLogs: {}}\n")).toContain("; flow logs (ALL) to CloudWatch Logs /kubeadm-ha/cw/vpc-flow-logs, 90 days.");
+    expect(egressOf("s3", "network: {flowLogs: {destination: s3, s3Bucket: logs-bucket, s3KeyPrefix: vpc, trafficType: REJECT}}\n")).toContain(
+      "; flow logs (REJECT) to s3://logs-bucket/vpc.",
+    );
   });
 
   test("the NAT's zone row is on the review page", () => {

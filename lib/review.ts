@@ -5,11 +5,14 @@
 import * as path from "path";
 import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology } from "./topology";
-import { analyzeFailures, survivalSummary } from "./failure-analysis";
+import { analyzeFailures, egressOnZoneLoss, survivalSummary } from "./failure-analysis";
 import { LOAD_BALANCERS } from "./load-balancers/registry";
 import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
 import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
 import type { SecurityRule } from "./security-rules";
+import { INTERFACE_ENDPOINT_SERVICES } from "./vpc-endpoints";
+import { flowLogGroupName } from "./flow-logs";
+import { DEFAULT_FLOW_LOG_RETENTION_DAYS } from "./spec";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];

@@ -16,6 +16,7 @@ import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { DEFAULT_FLOW_LOG_RETENTION_DAYS, LOG_RETENTION_DAYS } from "../spec";
 import type { Topology } from "../topology";
 import { NODE_ROLE_PATH } from "./node-iam";
+import { flowLogGroupName, flowLogKmsAlias, flowLogRoleName } from "../flow-logs";
 
 export interface VpcFlowLogsProps {
   /** Stack, region and `spec.network.flowLogs` (required). */
@@ -25,21 +26,6 @@ export interface VpcFlowLogsProps {
   readonly accountId: string;
   readonly partition: string;
   readonly dnsSuffix: string;
-}
-
-/** The log group of a stack's flow logs. */
-export function flowLogGroupName(stack: string): string {
-  return `/kubeadm-ha/${stack}/vpc-flow-logs`;
-}
-
-/** The flow-log key's alias (policies.json lists key policies by alias). */
-export function flowLogKmsAlias(stack: string): string {
-  return `alias/kubeadm-ha/${stack}/vpc-flow-logs`;
-}
-
-/** The flow logs' IAM role: global to the account, so the region is part of the name (as for the node roles). */
-export function flowLogRoleName(stack: string, region: string): string {
-  return `${stack}-${region}-vpc-flow-logs`;
 }
 
 export class VpcFlowLogs extends Construct {
