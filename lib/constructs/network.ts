@@ -88,7 +88,7 @@ export class ClusterNetwork extends Construct {
     this.vpc = new Vpc(this, "vpc", {
       cidrBlock: topology.spec.network.vpcCidr,
       // Both are needed for the Amazon-provided DNS names (ip-10-0-0-20.<region>.compute.internal)
-      // and for interface VPC endpoints, should anyone add them later.
+      // and for the interface endpoints' private DNS (network.vpcEndpoints).
       enableDnsSupport: true,
       enableDnsHostnames: true,
       tags: { Name: stack },
