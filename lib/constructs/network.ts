@@ -187,9 +187,12 @@ export class ClusterNetwork extends Construct {
         }),
     );
 
-    // No ingress and no egress block: Terraform removes every rule AWS put in the default group.
+    // Adopting the group removes every rule AWS put in it; the empty lists (rather than leaving
+    // the computed attributes out) make a rule added later show up in the plan as drift.
     this.defaultSecurityGroup = new DefaultSecurityGroup(this, "default-security-group", {
       vpcId: this.vpc.id,
+      ingress: [],
+      egress: [],
       tags: { Name: `${stack}-default-unused` },
     });
 
