@@ -164,21 +164,24 @@ export class ClusterSecurityGroups extends Construct {
       egressRule(role, "http", "HTTP: the Ubuntu apt mirrors", { cidr: ANYWHERE }, "tcp", [80, 80]);
       egressRule(role, "ntp", "NTP: time servers other than the Amazon Time Sync Service", { cidr: ANYWHERE }, "udp", [123, 123]);
     };
-    for (const role of provisionedRoles(topology, "securityGroup")) {
-      if (KUBERNETES_ROLES.includes(role)) {
-        // The construct ID of the rule every group had before egress was narrowed: kept, so no
-        // Kubernetes node's rule is replaced.
-        egressRule(role, "all", "All egress: packages, images and AWS APIs (SSM, KMS) through the NAT gateway", { cidr: ANYWHERE }, "-1");
-      } else if (role === "load-balancer") {
+    const allEgress = (role: NodeRole) =>
+      // The construct ID of the rule every group had before egress was narrowed: kept, so no
+      // Kubernetes node's rule is replaced.
+      egressRule(role, "all", "All egress: packages, images and AWS APIs (SSM, KMS) through the NAT gateway", { cidr: ANYWHERE }, "-1");
+    // Per role, so a new role does not compile until it states its egress.
+    const EGRESS: Readonly<Record<NodeRole, (role: NodeRole) => void>> = {
+      "control-plane": allEgress,
+      worker: allEgress,
+      "load-balancer": (role) => {
         if (topology.loadBalancerKind.runsOnNode) internetForBoot(role);
         egressRule(role, "api-to-control-plane", "Kubernetes API forwarding and health checks to the control-plane nodes", { group: "control-plane" }, "tcp", api);
-      } else if (role === "etcd") {
+      },
+      etcd: (role) => {
         internetForBoot(role);
         egressRule(role, "etcd-to-etcd", "etcd peer and client traffic to the other members", { group: "etcd" }, "tcp", [ETCD_CLIENT_PORT, ETCD_PEER_PORT]);
-      } else {
-        throw new Error(`${this.node.path}: no egress rules for role ${role}`);
-      }
-    }
+      },
+    };
+    for (const role of provisionedRoles(topology, "securityGroup")) EGRESS[role](role);
     this.egressRules = egress;
   }
 
