@@ -85,8 +85,8 @@ describe.each([...SHIPPED_CLUSTERS])("%s: egress", (name) => {
     expect(defaults).toHaveLength(1);
     const [, group] = defaults[0];
     expect(group.vpc_id).toMatch(/^\$\{aws_vpc\./);
-    expect(group.ingress).toEqual([]);
-    expect(group.egress).toEqual([]);
+    expect(group.ingress).toBeUndefined();
+    expect(group.egress).toBeUndefined();
   });
 
   test("the review's rules are the synthesized ones, egress included", () => {

@@ -100,8 +100,10 @@ test("VPC endpoints and flow logs plan with the real provider: an endpoint per s
     ["com.amazonaws.eu-west-1.ssmmessages", "Interface", true],
     ["com.amazonaws.eu-west-1.sts", "Interface", true],
   ]);
+  // No rule declared: the provider removes AWS's rules on adoption; ingress and egress stay unknown until then.
   const [defaultGroup] = planned.filter((r) => r.type === "aws_default_security_group");
-  expect([defaultGroup.values.ingress, defaultGroup.values.egress]).toEqual([[], []]);
+  expect(defaultGroup.values).toMatchObject({ revoke_rules_on_delete: false });
+  expect([defaultGroup.values.ingress, defaultGroup.values.egress]).toEqual([undefined, undefined]);
   const [logGroup] = planned.filter((r) => r.type === "aws_cloudwatch_log_group");
   expect(logGroup.values).toMatchObject({ name: "/kubeadm-ha/endpoints-flow-logs/vpc-flow-logs", retention_in_days: 30 });
   expect(planned.filter((r) => r.type === "aws_kms_alias").map((r) => r.values.name)).toContain("alias/kubeadm-ha/endpoints-flow-logs/vpc-flow-logs");

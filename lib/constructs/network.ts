@@ -187,12 +187,11 @@ export class ClusterNetwork extends Construct {
         }),
     );
 
-    // Adopting the group removes every rule AWS put in it; the empty lists (rather than leaving
-    // the computed attributes out) make a rule added later show up in the plan as drift.
+    // Adopting the group removes every rule AWS put in it, and none is declared. (Empty ingress and
+    // egress lists would also show a rule added later as drift, but cdktf's HCL output drops empty
+    // lists, and the HCL stack must plan like the JSON.)
     this.defaultSecurityGroup = new DefaultSecurityGroup(this, "default-security-group", {
       vpcId: this.vpc.id,
-      ingress: [],
-      egress: [],
       tags: { Name: `${stack}-default-unused` },
     });
 
