@@ -20,7 +20,7 @@ describe("five-server", () => {
       survivesEveryZoneFailure: false,
       singlePointsOfFailure: ["control-plane", "load-balancer"],
       zonesNotSurvived: ["eu-west-1a", "eu-west-1b"],
-      haWarnings: 2,
+      haWarnings: 3,
     });
     expect(report.strict).toEqual({ spec: false, passes: false });
   });
@@ -78,6 +78,7 @@ describe("five-server", () => {
     expect(report.warnings.map((w) => [w.category, w.field, w.value])).toEqual([
       ["ha", "controlPlane.count", 2],
       ["ha", "loadBalancer.kind", "haproxy"],
+      ["ha", "network.natGateways", "single"],
     ]);
   });
 });
@@ -88,7 +89,7 @@ test("external-etcd survives a control-plane node and an etcd node, not the load
   expect(report.etcd).toMatchObject({ topology: "external", members: ["etcd-1", "etcd-2", "etcd-3"], quorum: 2, failuresTolerated: 1 });
   const byRole = Object.fromEntries(report.failures.flatMap((f) => (f.subject.kind === "node" ? [[f.subject.role, f.survives]] : [])));
   expect(byRole).toEqual({ "control-plane": true, etcd: true, "load-balancer": false, worker: true });
-  expect(report.summary.haWarnings).toBe(1);
+  expect(report.summary.haWarnings).toBe(2);
 });
 
 test("NGINX: no active health checks, and a frozen master is never taken out", () => {

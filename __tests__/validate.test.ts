@@ -259,6 +259,7 @@ describe("warning categories and strict mode", () => {
       { category: "ha", field: "loadBalancer.kind", value: "nginx" },
       { category: "ha", field: "loadBalancer.kind", value: "nginx" },
       { category: "workload", field: "workers.count", value: 0 },
+      { category: "ha", field: "network.natGateways", value: "single" },
       { category: "lifecycle", field: "kubernetesVersion", value: "1.32.3" },
     ]);
     expect(validateSpec("x.yaml", "xx", "etcd: {topology: external, members: 4}").specWarnings[0]).toMatchObject({
@@ -271,14 +272,16 @@ describe("warning categories and strict mode", () => {
     expect(lines).toEqual([
       expect.stringMatching(/^clusters\/bad\.yaml: controlPlane\.count: 2: HA warning refused by strict mode \(strict: true\): etcd: 2 members stacked on the control-plane nodes tolerate zero failures/),
       expect.stringMatching(/^clusters\/bad\.yaml: loadBalancer\.kind: "haproxy": HA warning refused by strict mode \(strict: true\): loadBalancer: one load-balancer instance is a single point of failure/),
+      expect.stringMatching(/^clusters\/bad\.yaml: network\.natGateways: "single": HA warning refused by strict mode \(strict: true\): network: one NAT gateway, in eu-west-1a, and no VPC endpoints/),
     ]);
   });
 
   test("strict mode leaves warnings that are not about availability as warnings", () => {
     const lines = errorsOf('strict: true\nworkers: {count: 0}\nkubernetesVersion: "1.32.3"\n');
     expect(lines.join("\n")).not.toMatch(/workers\.count|kubernetesVersion/);
-    expect(lines).toHaveLength(1);
+    expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/loadBalancer\.kind/);
+    expect(lines[1]).toMatch(/network\.natGateways/);
   });
 
   test("the strict option (KUBEADM_HA_STRICT=1) applies to a spec that does not set strict", () => {

@@ -231,8 +231,8 @@ describe("CI scripts", () => {
     }
     const summary = reviewSummary(dir).split("\n");
     expect(summary).toEqual(expect.arrayContaining([
-      "| five-server | **no** | **no** | control-plane, load-balancer | 2 of 2 (0) | 23.8 s | haproxy: 3.5 s | 2 |",
-      "| ngx | **no** | **no** | load-balancer | 2 of 3 (1) | 23.8 s | nginx: **never** (some failures) | 2 |",
+      "| five-server | **no** | **no** | control-plane, load-balancer | 2 of 2 (0) | 23.8 s | haproxy: 3.5 s | 3 |",
+      "| ngx | **no** | **no** | load-balancer | 2 of 3 (1) | 23.8 s | nginx: **never** (some failures) | 3 |",
       "<details><summary>five-server: REVIEW.md</summary>",
       "# ngx",
     ]));

@@ -109,6 +109,39 @@ export function analyzeFailures(topology: Topology): FailureCase[] {
   return cases;
 }
 
+/** What the nodes of the other zones keep when a zone with a NAT gateway fails (lib/constructs/network.ts). */
+export interface EgressOnZoneLoss {
+  readonly natGateways: "single" | "perZone";
+  /** Zones holding a NAT gateway. */
+  readonly natZones: readonly string[];
+  readonly vpcEndpoints: boolean;
+  /** Session Manager, Parameter Store, KMS, STS and S3 stay reachable from the other zones when any one zone fails. */
+  readonly awsApisSurviveAnyZone: boolean;
+  /** apt, snap, images and downloads (new nodes' bootstrap) stay reachable from the other zones. */
+  readonly internetSurvivesAnyZone: boolean;
+}
+
+export function egressOnZoneLoss(topology: Topology): EgressOnZoneLoss {
+  const { natGateways, vpcEndpoints } = topology.spec.network;
+  const perZone = natGateways === "perZone";
+  return {
+    natGateways,
+    natZones: (perZone ? topology.zones : topology.zones.slice(0, 1)).map((zone) => zone.name),
+    vpcEndpoints,
+    awsApisSurviveAnyZone: perZone || vpcEndpoints,
+    internetSurvivesAnyZone: perZone,
+  };
+}
+
+/** The egress the other zones lose with this zone, or undefined when they lose none. */
+function egressLostWithZone(topology: Topology, zone: string): string | undefined {
+  const egress = egressOnZoneLoss(topology);
+  if (egress.natGateways === "perZone" || egress.natZones[0] !== zone) return undefined;
+  return egress.vpcEndpoints
+    ? "the only NAT gateway goes with it: the other zones keep Session Manager, Parameter Store, KMS and S3 through the VPC endpoints, but a node booting there cannot install packages until the zone returns"
+    : "the only NAT gateway goes with it: the other zones' nodes lose Session Manager, Parameter Store, KMS and S3 (etcd backups), and a node booting there cannot install packages, until the zone returns (the API keeps serving)";
+}
+
 function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]): FailureCase {
   const lostNames = new Set(lost.map((node) => node.name));
   const etcdLost = topology.etcd.members.filter((member) => lostNames.has(member.name)).length;
@@ -124,14 +157,16 @@ function zoneCase(topology: Topology, zone: string, lost: readonly ClusterNode[]
   // The group spans every zone: it loses the zone's instances and launches them in the others.
   const lostNamed = [...lost.map((node) => node.name), ...(group ? [`its ${group.template.name} instances`] : [])];
   const relaunched = group ? `; the Auto Scaling group launches the zone's workers in the other zones` : "";
+  const egress = egressLostWithZone(topology, zone);
   return {
     subject: { kind: "zone", zone, nodes: lost.map((node) => node.name) },
     failure: `availability zone ${zone} (${lostNamed.join(", ")})`,
+    // Egress is not what keeps the API up (running nodes need none), so it adds to why, not to survives.
     survives: reasons.length === 0,
     why:
-      reasons.length === 0
+      (reasons.length === 0
         ? `enough API servers, etcd members and the load balancer remain in other zones; CoreDNS's replicas prefer different zones (one lost with the zone is rescheduled)${relaunched}`
-        : reasons.join("; "),
+        : reasons.join("; ")) + (egress ? `; ${egress}` : ""),
     scope: "zone",
     zone,
   };

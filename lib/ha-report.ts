@@ -6,7 +6,7 @@
  */
 import type { ClusterSpec } from "./spec";
 import { Topology, workerAutoScalingSummary } from "./topology";
-import { analyzeFailures, FailureSubject } from "./failure-analysis";
+import { analyzeFailures, EgressOnZoneLoss, egressOnZoneLoss, FailureSubject } from "./failure-analysis";
 import { leaderElectionReport, LeaderElectionReport } from "./leader-election";
 import { specWarnings, WarningCategory } from "./validate";
 import { HAPROXY_FAILOVER_TUNING, haproxyWorstCaseMarkDownMs } from "./load-balancers/haproxy";
@@ -28,6 +28,8 @@ export interface HaReport {
   readonly loadBalancer: HaLoadBalancer;
   /** Only with workers.autoScaling: the group, whose instances' names and addresses are dynamic. */
   readonly workerAutoScaling?: NonNullable<ReturnType<typeof workerAutoScalingSummary>>;
+  /** NAT gateways and VPC endpoints: what the other zones keep reaching when one zone fails. */
+  readonly egress: EgressOnZoneLoss;
   /** Every warning synth printed for this stack, with the spec field behind it. */
   readonly warnings: readonly HaWarning[];
   readonly strict: {
@@ -226,6 +228,7 @@ export function buildHaReport(topology: Topology): HaReport {
       byFailure: failover.byFailure,
     },
     ...(topology.workerAutoScaling ? { workerAutoScaling: workerAutoScalingSummary(topology)! } : {}),
+    egress: egressOnZoneLoss(topology),
     warnings,
     strict: { spec: spec.strict, passes: haWarnings === 0 },
   };

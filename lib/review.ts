@@ -5,11 +5,14 @@
 import * as path from "path";
 import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology, workerAutoScalingSummary } from "./topology";
-import { analyzeFailures, survivalSummary } from "./failure-analysis";
+import { analyzeFailures, egressOnZoneLoss, survivalSummary } from "./failure-analysis";
 import { LOAD_BALANCERS } from "./load-balancers/registry";
 import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
 import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
 import type { SecurityRule } from "./security-rules";
+import { INTERFACE_ENDPOINT_SERVICES } from "./vpc-endpoints";
+import { flowLogGroupName } from "./flow-logs";
+import { DEFAULT_FLOW_LOG_RETENTION_DAYS } from "./spec";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];
@@ -145,6 +148,8 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
     `etcd: quorum ${topology.etcd.quorum} of ${topology.etcd.members.length}, tolerates ${topology.etcd.failuresTolerated} failure(s). ` +
       `Endpoints: ${topology.etcd.endpoints.join(", ")}.`,
     "",
+    egressLine(topology),
+    "",
     `Leader election (kube-controller-manager, kube-scheduler): lease ${spec.leaderElection.leaseDuration}, renew deadline ` +
       `${spec.leaderElection.renewDeadline}, retry ${spec.leaderElection.retryPeriod}; a standby takes over at worst ` +
       `${election.worstCaseTakeoverSeconds} s after the leader dies (${election.formula}).`,
@@ -155,6 +160,26 @@ function renderReviewPage(topology: Topology, rendered: ReadonlyMap<string, Rend
     "",
   ];
   return lines.join("\n");
+}
+
+/** NAT gateways, VPC endpoints and flow logs, and what one zone's loss leaves the other zones. */
+function egressLine(topology: Topology): string {
+  const egress = egressOnZoneLoss(topology);
+  const { flowLogs } = topology.spec.network;
+  const nat = egress.natGateways === "perZone" ? `a NAT gateway per zone (${egress.natZones.join(", ")})` : `one NAT gateway, in ${egress.natZones[0]}`;
+  const endpoints = egress.vpcEndpoints
+    ? `VPC endpoints in every zone for ${INTERFACE_ENDPOINT_SERVICES.join(", ")}, and an S3 gateway endpoint`
+    : "no VPC endpoints";
+  const logs = !flowLogs
+    ? "flow logs off"
+    : flowLogs.destination === "s3"
+      ? `flow logs (${flowLogs.trafficType}) to s3://${flowLogs.s3Bucket}${flowLogs.s3KeyPrefix ? `/${flowLogs.s3KeyPrefix}` : ""}`
+      : `flow logs (${flowLogs.trafficType}) to CloudWatch Logs ${flowLogGroupName(topology.stack)}, ${flowLogs.retentionDays ?? DEFAULT_FLOW_LOG_RETENTION_DAYS} days`;
+  const yesNo = (value: boolean) => (value ? "yes" : "**no**");
+  return (
+    `Egress: ${nat}; ${endpoints}; ${logs}. When one zone fails, the other zones keep the AWS APIs (Session Manager, Parameter Store, KMS, STS, S3): ` +
+    `${yesNo(egress.awsApisSurviveAnyZone)}; the internet (packages for booting nodes): ${yesNo(egress.internetSurvivesAnyZone)}.`
+  );
 }
 
 /** The kind's failover figure, and HAProxy's beside it when the cluster uses another kind. */

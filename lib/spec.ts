@@ -18,6 +18,12 @@ const instanceType = z
   .string()
   .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "expected an EC2 instance type such as t3.medium");
 
+/** Where VPC flow logs go. */
+export const FLOW_LOG_DESTINATIONS = ["cloudWatchLogs", "s3"] as const;
+/** The retention values CloudWatch Logs accepts (PutRetentionPolicy). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export const DEFAULT_FLOW_LOG_RETENTION_DAYS = 90;
+
 const duration = z
   .string()
   .regex(/^(?:\d+(?:\.\d+)?(?:h|ms|m|s))+$/, 'expected a Go duration such as "15s" or "1m30s"');
@@ -101,6 +107,22 @@ export const clusterSpecSchema = z
           .describe("Zones to spread nodes over (default: the region's a, b and c)."),
         natGateways: z.enum(["single", "perZone"]).default("single")
           .describe("single: one NAT gateway (cheaper; egress depends on one zone); perZone: one per zone."),
+        vpcEndpoints: z.boolean().default(false)
+          .describe("Interface endpoints for ssm, ssmmessages, ec2messages, kms and sts in every zone's private subnet, and an S3 gateway endpoint: Session Manager, Parameter Store, KMS and the etcd backups then need no NAT gateway (billed per endpoint, zone and hour)."),
+        flowLogs: z
+          .strictObject({
+            destination: z.enum(FLOW_LOG_DESTINATIONS).default("cloudWatchLogs")
+              .describe("cloudWatchLogs: a KMS-encrypted log group the stack creates; s3: an existing bucket (s3Bucket) whose policy admits log delivery."),
+            trafficType: z.enum(["ALL", "ACCEPT", "REJECT"]).default("ALL"),
+            retentionDays: z.number().int().optional()
+              .describe("cloudWatchLogs only: days the log group keeps records, one of CloudWatch Logs' retention values (default 90)."),
+            s3Bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected an S3 bucket name").optional()
+              .describe("s3 only (required): the bucket flow logs are delivered to."),
+            s3KeyPrefix: z.string().regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/, 'expected an object key prefix such as "vpc-flow-logs" (no leading or trailing "/")').optional()
+              .describe("s3 only: key prefix in s3Bucket (default: the bucket's root; AWS adds AWSLogs/<account>/...)."),
+          })
+          .optional()
+          .describe("VPC flow logs (default: off)."),
       })
       .prefault({}),
     leaderElection: z

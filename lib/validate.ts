@@ -4,7 +4,7 @@
  */
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import { clusterSpecSchema, ClusterSpec, KUBERNETES_MINORS } from "./spec";
+import { clusterSpecSchema, ClusterSpec, KUBERNETES_MINORS, LOG_RETENTION_DAYS } from "./spec";
 import { Ipv4Cidr, mustParseCidr, overlaps, parseCidr, size } from "./cidr";
 import { parseDuration } from "./duration";
 import { AZ_SUBNET_SPLIT, dynamicHostStart, HOST_BLOCKS } from "./addressing";
@@ -13,6 +13,7 @@ import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
 import { partitionOfRegion } from "./partitions";
 import { loadBalancerKind } from "./load-balancers/registry";
 import { backupIssues, backupWarnings } from "./validate-backups";
+import { INTERFACE_ENDPOINT_SERVICES } from "./vpc-endpoints";
 
 export interface SpecIssue {
   readonly field: string;
@@ -359,6 +360,29 @@ function securityIssues(spec: ClusterSpec, cpuCreditsGiven: boolean): SpecIssue[
   if (logging.s3KeyPrefix !== undefined && logging.s3Bucket === undefined) {
     add("sessionManager.logging.s3KeyPrefix", logging.s3KeyPrefix, "only with sessionManager.logging.s3Bucket");
   }
+  issues.push(...flowLogIssues(spec));
+  return issues;
+}
+
+/** network.flowLogs: each destination's own fields, CloudWatch Logs' retention values. */
+function flowLogIssues(spec: ClusterSpec): SpecIssue[] {
+  const flowLogs = spec.network.flowLogs;
+  if (!flowLogs) return [];
+  const issues: SpecIssue[] = [];
+  const add = (field: string, value: unknown, message: string) => issues.push({ field: `network.flowLogs.${field}`, value, message });
+  if (flowLogs.destination === "cloudWatchLogs") {
+    if (flowLogs.retentionDays !== undefined && !(LOG_RETENTION_DAYS as readonly number[]).includes(flowLogs.retentionDays)) {
+      add("retentionDays", flowLogs.retentionDays, `expected one of CloudWatch Logs' retention values: ${LOG_RETENTION_DAYS.join(", ")}`);
+    }
+    for (const field of ["s3Bucket", "s3KeyPrefix"] as const) {
+      if (flowLogs[field] !== undefined) add(field, flowLogs[field], "only for network.flowLogs.destination s3");
+    }
+  } else {
+    if (flowLogs.s3Bucket === undefined) add("s3Bucket", undefined, "required when network.flowLogs.destination is s3");
+    if (flowLogs.retentionDays !== undefined) {
+      add("retentionDays", flowLogs.retentionDays, "only for network.flowLogs.destination cloudWatchLogs; the bucket's own lifecycle rules decide how long S3 keeps flow logs");
+    }
+  }
   return issues;
 }
 
@@ -403,9 +427,45 @@ export function specWarnings(spec: ClusterSpec): SpecWarning[] {
     );
   }
   warnings.push(...backupWarnings(spec));
+  warnings.push(...egressWarnings(spec));
   const minor = Number(spec.kubernetesVersion.split(".")[1]);
   if (minor < KUBERNETES_MINORS.oldestUpstreamSupported) {
     warn("lifecycle", "kubernetesVersion", spec.kubernetesVersion, `kubernetesVersion: ${spec.kubernetesVersion} is past upstream end of life; plan an upgrade.`);
+  }
+  return warnings;
+}
+
+/**
+ * One NAT gateway: every zone's traffic to the AWS APIs and the internet leaves through the first
+ * zone. Without VPC endpoints, losing that zone cuts Session Manager, Parameter Store, KMS and the
+ * etcd backups off for the nodes of every other zone (the API keeps serving: running nodes need
+ * no egress). Interface endpoints cost per endpoint, zone and hour.
+ */
+function egressWarnings(spec: ClusterSpec): SpecWarning[] {
+  const warnings: SpecWarning[] = [];
+  const { natGateways, vpcEndpoints, availabilityZones: zones } = spec.network;
+  if (natGateways === "single" && !vpcEndpoints) {
+    warnings.push({
+      category: "ha",
+      field: "network.natGateways",
+      value: "single",
+      message:
+        `network: one NAT gateway, in ${zones[0]}, and no VPC endpoints: losing that zone cuts the nodes of every other zone off from ` +
+        "Session Manager, Parameter Store, KMS and S3 (etcd backups), and new nodes cannot install packages until it returns; " +
+        "running nodes keep serving. Set natGateways: perZone (all egress), or vpcEndpoints: true (the AWS APIs).",
+    });
+  }
+  if (vpcEndpoints) {
+    const count = INTERFACE_ENDPOINT_SERVICES.length;
+    warnings.push({
+      category: "cost",
+      field: "network.vpcEndpoints",
+      value: true,
+      message:
+        `network.vpcEndpoints: ${count} interface endpoints in ${zones.length} zones are ${count * zones.length} billed endpoint-zone-hours ` +
+        "every hour plus a charge per GB (about 0.01 USD per endpoint-zone-hour in most regions, " +
+        `some ${Math.round(count * zones.length * 0.01 * 730)} USD a month here); the S3 gateway endpoint is free. See the region's AWS PrivateLink pricing.`,
+    });
   }
   return warnings;
 }

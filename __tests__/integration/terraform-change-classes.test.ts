@@ -41,6 +41,7 @@ const CASES: Record<string, string> = {
   "immutable vpcCidr": shipped("five-server").replace("vpcCidr: 10.0.0.0/16", "vpcCidr: 10.2.0.0/16"),
   "immutable cni": shipped("five-server") + "cni: {plugin: flannel}\n",
   membership: fiveServerWith({ controlPlane: "{count: 3, instanceType: t3.medium}" }),
+  "in-place network": shipped("five-server").replace("  serviceSubnet: 10.96.0.0/12\n", "  serviceSubnet: 10.96.0.0/12\n  vpcEndpoints: true\n  flowLogs: {retentionDays: 30}\n"),
 };
 
 beforeAll(async () => {
@@ -72,6 +73,20 @@ test("in-place: a worker is created and tags are updated; no instance is replace
   expect(byAddress["terraform_data.node_config_worker-3"]).toBe("create");
   expect(Object.values(byAddress).filter((action) => action !== "create" && action !== "update")).toEqual([]);
   expect(Object.keys(byAddress).filter((address) => address.startsWith("terraform_data.") && !address.endsWith("worker-3"))).toEqual([]);
+  expect(plan.text).not.toContain("Check block assertion failed");
+}, TIMEOUT_MS);
+
+test("in-place: VPC endpoints and flow logs are created; no instance, rule or guard changes", async () => {
+  expect(CASES["in-place network"]).toContain("vpcEndpoints: true");
+  const plan = await plans["in-place network"];
+  const byAddress = actions(plan);
+  expect(Object.values(byAddress).filter((action) => action !== "create")).toEqual([]);
+  const created = Object.keys(byAddress).map((address) => address.split(".")[0]).sort();
+  expect([...new Set(created)]).toEqual([
+    "aws_cloudwatch_log_group", "aws_flow_log", "aws_iam_role", "aws_iam_role_policy", "aws_kms_alias", "aws_kms_key",
+    "aws_security_group", "aws_vpc_endpoint", "aws_vpc_security_group_ingress_rule",
+  ]);
+  expect(created.filter((type) => type === "aws_vpc_endpoint")).toHaveLength(6);
   expect(plan.text).not.toContain("Check block assertion failed");
 }, TIMEOUT_MS);
 

@@ -28,6 +28,8 @@ const VARIANTS: Record<string, string> = {
   "s3-backend": "state: {backend: s3, bucket: kubeadm-ha-state-example, key: clusters/s3-backend.tfstate}\n",
   // Static workers beside a Spot group of several types (production has an On-Demand group of one).
   "asg-spot": "workers: {count: 1, autoScaling: {minSize: 2, maxSize: 6, instanceTypes: [m6i.large, m5.large, m6a.large], spot: {onDemandBaseCapacity: 1}}}\n",
+  "endpoints-flow-logs": "network: {vpcEndpoints: true, flowLogs: {retentionDays: 30, trafficType: REJECT}}\n",
+  "flow-logs-s3": "etcd: {topology: external}\nnetwork: {flowLogs: {destination: s3, s3Bucket: kubeadm-ha-flow-logs-example, s3KeyPrefix: vpc}}\n",
 };
 
 let tf: TerraformHarness;
@@ -95,6 +97,33 @@ test("the S3-backed stack keeps its backend in the synthesized JSON; only the co
   const override = JSON.parse(fs.readFileSync(path.join(plan.dir, PLAN_OVERRIDE_FILE), "utf8"));
   expect(override.terraform.backend).toEqual({ local: { path: "terraform.tfstate" } });
   if (tf.mirror) expect(plan.json.configuration.provider_config?.aws).toMatchObject({ version_constraint: tf.mirror.awsVersion });
+}, PLAN_TIMEOUT_MS);
+
+test("VPC endpoints and flow logs plan with the real provider: an endpoint per service, the default group emptied", async () => {
+  const plan = await plans.get("endpoints-flow-logs")!;
+  const planned = plan.json.planned_values.root_module.resources!;
+  const endpoints = planned.filter((r) => r.type === "aws_vpc_endpoint").map((r) => [r.values.service_name, r.values.vpc_endpoint_type, r.values.private_dns_enabled]);
+  expect(endpoints.sort()).toEqual([
+    ["com.amazonaws.eu-west-1.ec2messages", "Interface", true],
+    ["com.amazonaws.eu-west-1.kms", "Interface", true],
+    // private_dns_enabled is computed (unknown at plan) for a gateway endpoint, and an unknown value is left out of planned_values.
+    ["com.amazonaws.eu-west-1.s3", "Gateway", undefined],
+    ["com.amazonaws.eu-west-1.ssm", "Interface", true],
+    ["com.amazonaws.eu-west-1.ssmmessages", "Interface", true],
+    ["com.amazonaws.eu-west-1.sts", "Interface", true],
+  ]);
+  // No rule declared: the provider removes AWS's rules on adoption; ingress and egress stay unknown until then.
+  const [defaultGroup] = planned.filter((r) => r.type === "aws_default_security_group");
+  expect(defaultGroup.values).toMatchObject({ revoke_rules_on_delete: false });
+  expect([defaultGroup.values.ingress, defaultGroup.values.egress]).toEqual([undefined, undefined]);
+  const [logGroup] = planned.filter((r) => r.type === "aws_cloudwatch_log_group");
+  expect(logGroup.values).toMatchObject({ name: "/kubeadm-ha/endpoints-flow-logs/vpc-flow-logs", retention_in_days: 30 });
+  expect(planned.filter((r) => r.type === "aws_kms_alias").map((r) => r.values.name)).toContain("alias/kubeadm-ha/endpoints-flow-logs/vpc-flow-logs");
+  const [flowLog] = planned.filter((r) => r.type === "aws_flow_log");
+  expect(flowLog.values).toMatchObject({ traffic_type: "REJECT", log_destination_type: "cloud-watch-logs" });
+  const s3 = (await plans.get("flow-logs-s3")!).json.planned_values.root_module.resources!.filter((r) => r.type === "aws_flow_log");
+  expect(s3.map((r) => r.values.log_destination_type)).toEqual(["s3"]);
+  expect(s3[0].values.log_destination).toMatch(/^arn:aws:s3:::kubeadm-ha-flow-logs-example\/vpc$/);
 }, PLAN_TIMEOUT_MS);
 
 test("a plan error fails with Terraform's own message", async () => {

@@ -17,6 +17,7 @@ import { ApiNetworkLoadBalancer, ApiNetworkLoadBalancerProps, ManagedApiLoadBala
 import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
 import { EtcdBackupBucket } from "./backup-bucket";
 import { WorkerAutoScalingGroup } from "./worker-auto-scaling";
+import { VpcFlowLogs } from "./flow-logs";
 
 /**
  * The construct of each load-balancer kind AWS runs. Keyed by the registry's managed kinds, so a
@@ -66,6 +67,8 @@ export class KubeadmHaCluster extends Construct {
   public readonly workerAutoScaling?: WorkerAutoScalingGroup;
   /** With spec.backups.enabled (the default). */
   public readonly backups?: EtcdBackupBucket;
+  /** With spec.network.flowLogs. */
+  public readonly flowLogs?: VpcFlowLogs;
 
   constructor(scope: Construct, id: string, props: KubeadmHaClusterProps) {
     super(scope, id);
@@ -91,6 +94,15 @@ export class KubeadmHaCluster extends Construct {
       });
     }
     if (topology.spec.backups.enabled) this.backups = etcdBackups(this, topology, this.identity);
+    if (topology.spec.network.flowLogs) {
+      this.flowLogs = new VpcFlowLogs(this, "flow-logs", {
+        topology,
+        vpcId: this.network.vpc.id,
+        accountId: this.identity.callerIdentity.accountId,
+        partition: this.identity.partition.partition,
+        dnsSuffix: this.identity.partition.dnsSuffix,
+      });
+    }
 
     const roles = [...new Set([...topology.nodes.map((node) => node.role), ...(topology.workerAutoScaling ? ["worker" as const] : [])])];
     const securityGroupIds: Partial<Record<NodeRole, string>> = {};

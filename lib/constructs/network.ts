@@ -1,7 +1,9 @@
 /**
  * The cluster's VPC: per-zone private subnets for every node, per-zone public subnets that hold
  * only the NAT gateway(s), and the route tables for egress. Nodes never get public addresses;
- * admin access is SSM Session Manager, which reaches the nodes through the NAT as well.
+ * admin access is SSM Session Manager, which reaches the nodes through the NAT, or through the
+ * interface endpoints with `network.vpcEndpoints`. The VPC's default security group is managed
+ * and left without any rule, so nothing placed in it by accident can talk.
  */
 import { Construct } from "constructs";
 import type { ITerraformDependable } from "cdktf";
@@ -13,7 +15,12 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import type { Topology } from "../topology";
+import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "../vpc-endpoints";
 
 export interface ClusterNetworkProps {
   /** Zones, subnet CIDRs and the VPC CIDR (`topology.spec.network.vpcCidr`). */
@@ -24,6 +31,12 @@ export interface ClusterNetworkProps {
    * @default topology.spec.network.natGateways
    */
   readonly natGateways?: "single" | "perZone";
+  /**
+   * Interface endpoints for ssm, ssmmessages, ec2messages, kms and sts in every private subnet, and
+   * an S3 gateway endpoint on the private route tables.
+   * @default topology.spec.network.vpcEndpoints
+   */
+  readonly vpcEndpoints?: boolean;
 }
 
 const ANYWHERE = "0.0.0.0/0";
@@ -49,6 +62,12 @@ export class ClusterNetwork extends Construct {
    * at first boot, and a NAT gateway takes minutes to become available, so instances depend on these.
    */
   public readonly egressDependencies: readonly ITerraformDependable[];
+  /** The VPC's default security group, adopted with every rule removed. */
+  public readonly defaultSecurityGroup: DefaultSecurityGroup;
+  /** With vpcEndpoints: the interface endpoints by service, their security group and the S3 gateway endpoint. */
+  public readonly interfaceEndpoints: Readonly<Partial<Record<InterfaceEndpointService, VpcEndpoint>>> = {};
+  public readonly endpointSecurityGroup?: SecurityGroup;
+  public readonly s3GatewayEndpoint?: VpcEndpoint;
 
   constructor(scope: Construct, id: string, props: ClusterNetworkProps) {
     super(scope, id);
@@ -69,7 +88,7 @@ export class ClusterNetwork extends Construct {
     this.vpc = new Vpc(this, "vpc", {
       cidrBlock: topology.spec.network.vpcCidr,
       // Both are needed for the Amazon-provided DNS names (ip-10-0-0-20.<region>.compute.internal)
-      // and for interface VPC endpoints, should anyone add them later.
+      // and for the interface endpoints' private DNS (network.vpcEndpoints).
       enableDnsSupport: true,
       enableDnsHostnames: true,
       tags: { Name: stack },
@@ -167,6 +186,61 @@ export class ClusterNetwork extends Construct {
           routeTableId: this.privateRouteTables[index].id,
         }),
     );
-    this.egressDependencies = [...this.egressRoutes, ...this.privateRouteTableAssociations];
+
+    // Adopting the group removes every rule AWS put in it, and none is declared. (Empty ingress and
+    // egress lists would also show a rule added later as drift, but cdktf's HCL output drops empty
+    // lists, and the HCL stack must plan like the JSON.)
+    this.defaultSecurityGroup = new DefaultSecurityGroup(this, "default-security-group", {
+      vpcId: this.vpc.id,
+      tags: { Name: `${stack}-default-unused` },
+    });
+
+    const endpointDependencies: ITerraformDependable[] = [];
+    if (props.vpcEndpoints ?? topology.spec.network.vpcEndpoints) {
+      const region = topology.spec.region;
+      const group = new SecurityGroup(this, "vpc-endpoints", {
+        namePrefix: `${stack}-vpc-endpoints-`,
+        description: `kubeadm-ha ${stack}: interface VPC endpoints of the AWS APIs`,
+        vpcId: this.vpc.id,
+        tags: { Name: `${stack}-vpc-endpoints` },
+        lifecycle: { createBeforeDestroy: true },
+      });
+      // From the VPC CIDR: every node's HTTPS to an AWS API; the endpoints open no connection.
+      const https = new VpcSecurityGroupIngressRule(this, "vpc-endpoints-https-from-vpc", {
+        securityGroupId: group.id,
+        cidrIpv4: topology.spec.network.vpcCidr,
+        ipProtocol: "tcp",
+        fromPort: 443,
+        toPort: 443,
+        description: "HTTPS to the AWS API endpoints from the cluster's VPC",
+        tags: { Name: `${stack}-vpc-endpoints-https-from-vpc` },
+      });
+      this.endpointSecurityGroup = group;
+      const endpoints: Partial<Record<InterfaceEndpointService, VpcEndpoint>> = {};
+      for (const service of INTERFACE_ENDPOINT_SERVICES) {
+        endpoints[service] = new VpcEndpoint(this, `endpoint-${service}`, {
+          vpcId: this.vpc.id,
+          serviceName: endpointServiceName(region, service),
+          vpcEndpointType: "Interface",
+          // One network interface per zone, so a zone's loss leaves the others their endpoint.
+          subnetIds: this.privateSubnets.map((subnet) => subnet.id),
+          securityGroupIds: [group.id],
+          // The regional API names (ssm.<region>.amazonaws.com, ...) resolve to the endpoints inside
+          // the VPC: the AWS CLI and the SSM agent need no configuration.
+          privateDnsEnabled: true,
+          tags: { Name: `${stack}-${service}` },
+        });
+      }
+      this.interfaceEndpoints = endpoints;
+      this.s3GatewayEndpoint = new VpcEndpoint(this, "endpoint-s3", {
+        vpcId: this.vpc.id,
+        serviceName: endpointServiceName(region, "s3"),
+        vpcEndpointType: "Gateway",
+        routeTableIds: this.privateRouteTables.map((table) => table.id),
+        tags: { Name: `${stack}-s3` },
+      });
+      endpointDependencies.push(https, ...Object.values(endpoints), this.s3GatewayEndpoint);
+    }
+    this.egressDependencies = [...this.egressRoutes, ...this.privateRouteTableAssociations, ...endpointDependencies];
   }
 }

@@ -21,7 +21,16 @@
  *   <- etcd (etcdctl health/status across members; peers already have full raft access).
  * - CNI ports between all Kubernetes nodes (control plane and workers): both supported CNIs
  *   encapsulate pod traffic between nodes, so the overlay port is the only pod-to-pod path.
- * - Egress: all, for packages, images and the SSM/KMS APIs through the NAT gateway.
+ * - Egress, Kubernetes nodes: all. Pods reach whatever their workloads need (registries, APIs,
+ *   databases); a cluster that restricts that does it with network policies or an egress proxy.
+ * - Egress, load-balancer and etcd nodes: only what their boot scripts and timers use. 443 and 80
+ *   to anywhere: apt (the Ubuntu mirrors answer on 80; unattended-upgrades too), snap (the AWS CLI,
+ *   the SSM agent's updates), the etcd release from GitHub, and the AWS APIs (SSM, ssmmessages,
+ *   ec2messages, KMS, STS, S3) through the NAT gateway or the VPC endpoints. udp 123 for NTP servers
+ *   other than the Amazon Time Sync Service. 6443 load balancer -> control plane (forwarding,
+ *   health checks); 2379-2380 etcd -> etcd (peers, etcdctl across members). An NLB (no node) gets
+ *   only the 6443 rule. The VPC resolver (VPC+2 and 169.254.169.253), the instance metadata service
+ *   and the Amazon Time Sync Service (169.254.169.123) are not filtered by security groups.
  */
 import { Construct } from "constructs";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
@@ -49,6 +58,7 @@ export interface ClusterSecurityGroupsProps {
 /** Kubernetes nodes: they run the kubelet and the CNI. */
 const KUBERNETES_ROLES = kubernetesRoles();
 /** EC2 security group rule descriptions: at most 255 characters from a restricted set. */
+const ANYWHERE = "0.0.0.0/0";
 const DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{1,255}$/;
 
 export class ClusterSecurityGroups extends Construct {
@@ -135,16 +145,44 @@ export class ClusterSecurityGroups extends Construct {
     }
     this.ingressRules = ingress;
 
-    this.egressRules = provisionedRoles(topology, "securityGroup").map(
-      (role) =>
-        new VpcSecurityGroupEgressRule(this, `${role}-egress-all`, {
+    const egress: VpcSecurityGroupEgressRule[] = [];
+    const egressRule = (role: NodeRole, name: string, description: string, to: { cidr: string } | { group: NodeRole }, protocol: string, ports?: [number, number]) => {
+      const ruleId = `${role}-egress-${name}`;
+      egress.push(
+        new VpcSecurityGroupEgressRule(this, ruleId, {
           securityGroupId: this.group(role).id,
-          ipProtocol: "-1",
-          cidrIpv4: "0.0.0.0/0",
-          description: "All egress: packages, images and AWS APIs (SSM, KMS) through the NAT gateway",
-          tags: { Name: `${stack}-${role}-egress-all` },
+          ...("cidr" in to ? { cidrIpv4: to.cidr } : { referencedSecurityGroupId: this.group(to.group).id }),
+          ipProtocol: protocol,
+          ...(ports ? { fromPort: ports[0], toPort: ports[1] } : {}),
+          description,
+          tags: { Name: `${stack}-${ruleId}` },
         }),
-    );
+      );
+    };
+    const internetForBoot = (role: NodeRole) => {
+      egressRule(role, "https", "HTTPS: AWS APIs (SSM, KMS, STS, S3), snap, GitHub releases, apt", { cidr: ANYWHERE }, "tcp", [443, 443]);
+      egressRule(role, "http", "HTTP: the Ubuntu apt mirrors", { cidr: ANYWHERE }, "tcp", [80, 80]);
+      egressRule(role, "ntp", "NTP: time servers other than the Amazon Time Sync Service", { cidr: ANYWHERE }, "udp", [123, 123]);
+    };
+    const allEgress = (role: NodeRole) =>
+      // The construct ID of the rule every group had before egress was narrowed: kept, so no
+      // Kubernetes node's rule is replaced.
+      egressRule(role, "all", "All egress: packages, images and AWS APIs (SSM, KMS) through the NAT gateway", { cidr: ANYWHERE }, "-1");
+    // Per role, so a new role does not compile until it states its egress.
+    const EGRESS: Readonly<Record<NodeRole, (role: NodeRole) => void>> = {
+      "control-plane": allEgress,
+      worker: allEgress,
+      "load-balancer": (role) => {
+        if (topology.loadBalancerKind.runsOnNode) internetForBoot(role);
+        egressRule(role, "api-to-control-plane", "Kubernetes API forwarding and health checks to the control-plane nodes", { group: "control-plane" }, "tcp", api);
+      },
+      etcd: (role) => {
+        internetForBoot(role);
+        egressRule(role, "etcd-to-etcd", "etcd peer and client traffic to the other members", { group: "etcd" }, "tcp", [ETCD_CLIENT_PORT, ETCD_PEER_PORT]);
+      },
+    };
+    for (const role of provisionedRoles(topology, "securityGroup")) EGRESS[role](role);
+    this.egressRules = egress;
   }
 
   /** The security group of a role; throws for etcd when etcd is stacked. */

@@ -84,6 +84,15 @@ export const CHANGE_CLASSES: Readonly<Record<SpecFieldPath, FieldChange>> = {
   "network.serviceSubnet": { class: "immutable", how: "Service IPs and the API server certificate (10.96.0.1) come from it" },
   "network.availabilityZones": { class: "immutable", how: "zones (and their order) place every node and subnet" },
   "network.natGateways": { class: "in-place", how: "Terraform adds or removes NAT gateways and routes; egress pauses briefly" },
+  "network.vpcEndpoints": {
+    class: "in-place",
+    how: "Terraform adds or removes the endpoints; while an interface endpoint's private DNS name changes, AWS API calls from nodes fail for a moment and the callers retry",
+  },
+  "network.flowLogs.destination": { class: "in-place", how: "Terraform replaces the flow log (and creates or deletes the log group, its key and role); no node is touched" },
+  "network.flowLogs.trafficType": { class: "in-place", how: "Terraform replaces the flow log; no node is touched" },
+  "network.flowLogs.retentionDays": { class: "in-place", how: "Terraform updates the log group's retention" },
+  "network.flowLogs.s3Bucket": { class: "in-place", how: "as network.flowLogs.trafficType" },
+  "network.flowLogs.s3KeyPrefix": { class: "in-place", how: "as network.flowLogs.trafficType" },
   "leaderElection.leaseDuration": {
     class: "rotation",
     how: "`npm run upgrade -- <stack> --to <running version>` writes the kubeadm-config ConfigMap and regenerates the controller-manager and scheduler manifests, one node at a time",
