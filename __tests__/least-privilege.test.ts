@@ -96,6 +96,38 @@ describe.each([...SHIPPED_CLUSTERS])("%s: egress", (name) => {
   });
 });
 
+describe.each([...SHIPPED_CLUSTERS])("%s: static node addresses", (name) => {
+  const topology = shippedTopology(name);
+  const doc = synth(topology);
+  const reservations = resources(doc, "aws_ec2_subnet_cidr_reservation");
+  const reservationRefs = reservations.map(([id]) => `aws_ec2_subnet_cidr_reservation.${id}`);
+  const inRange = (ip: string, cidr: string) => {
+    const toInt = (a: string) => a.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+    const [base, bits] = cidr.split("/");
+    const size = 2 ** (32 - Number(bits));
+    return toInt(ip) >= toInt(base) && toInt(ip) < toInt(base) + size;
+  };
+
+  test("every private subnet reserves the static hosts for explicit assignment, and every planned address is in it", () => {
+    const privateSubnets = resources(doc, "aws_subnet").filter(([, subnet]) => subnet.tags.Tier === "private").map(([id]) => ref("aws_subnet", id));
+    for (const subnet of privateSubnets) expect(reservations.some(([, r]) => r.subnet_id === subnet)).toBe(true);
+    for (const [, reservation] of reservations) expect(reservation.reservation_type).toBe("explicit");
+    for (const node of topology.nodes) {
+      expect(reservations.some(([, r]) => inRange(node.privateIp, r.cidr_block))).toBe(true);
+    }
+  });
+
+  test("what EC2 gives an address by itself in the private subnets waits for the reservations", () => {
+    const interfaceEndpoints = resources(doc, "aws_vpc_endpoint").filter(([, e]) => e.vpc_endpoint_type === "Interface");
+    const internalNlbs = resources(doc, "aws_lb").filter(([, lb]) => lb.internal === true);
+    const groups = resources(doc, "aws_autoscaling_group");
+    for (const [, dependent] of [...interfaceEndpoints, ...internalNlbs, ...groups]) {
+      expect(dependent.depends_on).toEqual(expect.arrayContaining(reservationRefs));
+    }
+    if (name === "production") expect(interfaceEndpoints.length * internalNlbs.length * groups.length).toBeGreaterThan(0);
+  });
+});
+
 describe("network.vpcEndpoints", () => {
   const topology = shippedTopology("production");
   const doc = synth(topology);

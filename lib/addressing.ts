@@ -51,9 +51,10 @@ export function placeNode(
 }
 
 /**
- * Auto Scaling group instances take whatever address EC2 assigns in their zone's private subnet,
- * which could be one a static node is planned at (a control-plane node added later would then fail
- * to launch). So each private subnet reserves its low hosts for explicit assignment only: EC2
+ * Network interfaces EC2 creates by itself (Auto Scaling group instances, interface VPC endpoints,
+ * the NLB's nodes) take whatever address is free in their zone's private subnet, which could be
+ * one a static node is planned at (that node's launch would then fail, now or after a later
+ * scale-up). So each private subnet reserves its low hosts for explicit assignment only: EC2
  * never hands them out automatically. The range is hosts 4 (AWS keeps 0-3) to the first power of
  * two, at least 64, above every static host this spec plans; `reservedHostBlocks` lists it as
  * aligned CIDR blocks, smallest first.
@@ -61,7 +62,7 @@ export function placeNode(
 export const MIN_RESERVED_HOSTS = 64;
 const AWS_RESERVED_LOW_HOSTS = 4;
 
-/** The first host number of a private subnet that EC2 may assign to an Auto Scaling group instance. */
+/** The first host number of a private subnet that EC2 may assign by itself (to a group instance, an endpoint, the NLB). */
 export function dynamicHostStart(zoneCount: number, workerCount: number): number {
   const highestStatic = workerCount > 0 ? HOST_BLOCKS.worker + Math.ceil(workerCount / zoneCount) - 1 : HOST_BLOCKS.worker - 1;
   let limit = MIN_RESERVED_HOSTS;

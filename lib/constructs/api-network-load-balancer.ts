@@ -45,6 +45,12 @@ export interface ApiNetworkLoadBalancerProps {
   readonly securityGroupId: string;
   /** The control-plane group, which must admit the internet-facing NLB (publicAccessCidrs only). */
   readonly controlPlaneSecurityGroupId: string;
+  /**
+   * What the internal NLB's network interfaces must wait for: the private subnets' reservations of
+   * the static nodes' addresses (ClusterNetwork.staticHostReservations).
+   * @default - none
+   */
+  readonly privateSubnetDependencies?: readonly ITerraformDependable[];
 }
 
 /** What a managed API load balancer gives the cluster: the resources nodes need before they boot, and target registration. */
@@ -97,7 +103,7 @@ export class ApiNetworkLoadBalancer extends Construct implements ManagedApiLoadB
       vpc: [{ vpcId: props.vpcId }],
       tags: { Name: nlbPrivateZoneName(stack) },
     });
-    this.internal = this.endpoint("internal", props.privateSubnetIds, props.securityGroupId, props.vpcId);
+    this.internal = this.endpoint("internal", props.privateSubnetIds, props.securityGroupId, props.vpcId, props.privateSubnetDependencies);
     this.record = new Route53Record(this, "api-record", {
       zoneId: this.zone.zoneId,
       name: nlbEndpointName(stack),
@@ -175,7 +181,13 @@ export class ApiNetworkLoadBalancer extends Construct implements ManagedApiLoadB
     }
   }
 
-  private endpoint(scheme: "internal" | "public", subnetIds: readonly string[], securityGroupId: string, vpcId: string): NlbEndpoint {
+  private endpoint(
+    scheme: "internal" | "public",
+    subnetIds: readonly string[],
+    securityGroupId: string,
+    vpcId: string,
+    subnetDependencies: readonly ITerraformDependable[] = [],
+  ): NlbEndpoint {
     const stack = this.topology.stack;
     const name = nlbResourceName(stack, scheme);
     const loadBalancer = new Lb(this, `${scheme}-nlb`, {
@@ -189,6 +201,7 @@ export class ApiNetworkLoadBalancer extends Construct implements ManagedApiLoadB
       enableCrossZoneLoadBalancing: true,
       ipAddressType: "ipv4",
       tags: { Name: name },
+      dependsOn: subnetDependencies.length > 0 ? [...subnetDependencies] : undefined,
     });
     const targetGroup = new LbTargetGroup(this, `${scheme}-api-servers`, {
       name,

@@ -91,6 +91,7 @@ export class KubeadmHaCluster extends Construct {
         publicSubnetIds: this.network.publicSubnets.map((subnet) => subnet.id),
         securityGroupId: this.securityGroups.loadBalancer.id,
         controlPlaneSecurityGroupId: this.securityGroups.controlPlane.id,
+        privateSubnetDependencies: this.network.staticHostReservations.flat(),
       });
     }
     if (topology.spec.backups.enabled) this.backups = etcdBackups(this, topology, this.identity);
@@ -140,6 +141,7 @@ export class KubeadmHaCluster extends Construct {
         imageId: this.nodes.ami?.id ?? topology.spec.nodes.amiId!,
         userData: props.userData(topology.workerAutoScaling.template),
         tags: props.launchedResourceTags ?? { ...topology.spec.tags, Cluster: topology.stack },
+        staticHostReservations: this.network.staticHostReservations.flat(),
         // Instances join through the API: the init node must have published the join material,
         // which needs no Terraform ordering (they wait for it), but the same boot prerequisites.
         dependsOn: bootDependencies,

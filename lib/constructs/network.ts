@@ -16,10 +16,13 @@ import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-assoc
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { Ec2SubnetCidrReservation } from "@cdktf/provider-aws/lib/ec2-subnet-cidr-reservation";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import type { Topology } from "../topology";
+import { dynamicHostStart, reservedHostBlocks } from "../addressing";
+import { mustParseCidr } from "../cidr";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "../vpc-endpoints";
 
 export interface ClusterNetworkProps {
@@ -46,6 +49,12 @@ export class ClusterNetwork extends Construct {
   public readonly internetGateway: InternetGateway;
   /** Private (node) subnets, by zone index (same order as topology.zones). */
   public readonly privateSubnets: readonly Subnet[];
+  /**
+   * Per private subnet (zone order), the low hosts where static nodes are planned, reserved for
+   * explicit assignment: whatever creates a network interface there (an interface endpoint, the
+   * NLB, an Auto Scaling group instance) must depend on them.
+   */
+  public readonly staticHostReservations: readonly (readonly Ec2SubnetCidrReservation[])[];
   /** Public subnets (NAT gateways only), by zone index. */
   public readonly publicSubnets: readonly Subnet[];
   /** One NAT gateway ("single", in zone 0) or one per zone ("perZone"), by zone index. */
@@ -121,6 +130,21 @@ export class ClusterNetwork extends Construct {
           mapPublicIpOnLaunch: false,
           tags: { Name: `${stack}-private-${zone.name}`, Tier: "private" },
         }),
+    );
+    // EC2 picks any free address for a network interface it creates, which could be one a static
+    // node is planned at (its launch would then fail, now or after a later scale-up). Reserving the
+    // static range for explicit assignment first closes that (lib/addressing.ts).
+    const hostEnd = dynamicHostStart(topology.zones.length, topology.workers.length);
+    this.staticHostReservations = topology.zones.map((zone, zoneIndex) =>
+      reservedHostBlocks(mustParseCidr(zone.privateSubnet), hostEnd).map(
+        (cidr, index) =>
+          new Ec2SubnetCidrReservation(this, `static-hosts-${zone.name}-${index + 1}`, {
+            subnetId: this.privateSubnets[zoneIndex].id,
+            cidrBlock: cidr,
+            reservationType: "explicit",
+            description: `${stack}: static node addresses (hosts below ${hostEnd}); EC2 assigns them to no network interface by itself`,
+          }),
+      ),
     );
 
     this.publicRouteTable = new RouteTable(this, "public-route-table", {
@@ -224,6 +248,8 @@ export class ClusterNetwork extends Construct {
           vpcEndpointType: "Interface",
           // One network interface per zone, so a zone's loss leaves the others their endpoint.
           subnetIds: this.privateSubnets.map((subnet) => subnet.id),
+          // Its interfaces take no address a static node is planned at.
+          dependsOn: this.staticHostReservations.flat(),
           securityGroupIds: [group.id],
           // The regional API names (ssm.<region>.amazonaws.com, ...) resolve to the endpoints inside
           // the VPC: the AWS CLI and the SSM agent need no configuration.

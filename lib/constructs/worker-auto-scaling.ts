@@ -16,17 +16,15 @@
  *   only through `npm run rotate`. An automatic refresh would replace every worker on every such
  *   apply, undrained (nothing here cordons and drains a node before the group terminates it).
  *   Start one deliberately: `aws autoscaling start-instance-refresh` (docs/operations-changes.md).
- * - Each private subnet reserves its low hosts for explicit assignment (lib/addressing.ts): EC2
- *   never gives an instance of the group an address a static node is planned at.
+ * - The group waits for the private subnets' reservations of the static nodes' addresses
+ *   (ClusterNetwork.staticHostReservations, lib/addressing.ts): EC2 never gives an instance of the
+ *   group an address a static node is planned at.
  */
 import { Construct } from "constructs";
 import type { ITerraformDependable } from "cdktf";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
-import { Ec2SubnetCidrReservation } from "@cdktf/provider-aws/lib/ec2-subnet-cidr-reservation";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import type { Topology, WorkerAutoScaling } from "../topology";
-import { dynamicHostStart, reservedHostBlocks } from "../addressing";
-import { mustParseCidr } from "../cidr";
 import { METADATA_HOP_LIMIT } from "./cluster-nodes";
 import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE, ec2UserData, instanceLaunchOptions } from "../ec2";
 
@@ -47,6 +45,8 @@ export interface WorkerAutoScalingProps {
    * template launches, so they are repeated here (the Cluster and Role tags scope the nodes' IAM).
    */
   readonly tags: Readonly<Record<string, string>>;
+  /** The reservations of the static nodes' addresses in the group's subnets: the group waits for them. */
+  readonly staticHostReservations: readonly ITerraformDependable[];
   /**
    * What must be in place before an instance boots (as ClusterNodesProps.dependsOn).
    * @default - none
@@ -57,8 +57,6 @@ export interface WorkerAutoScalingProps {
 export class WorkerAutoScalingGroup extends Construct {
   public readonly launchTemplate: LaunchTemplate;
   public readonly group: AutoscalingGroup;
-  /** The static hosts' reservations, by zone index. */
-  public readonly reservations: readonly (readonly Ec2SubnetCidrReservation[])[];
 
   constructor(scope: Construct, id: string, props: WorkerAutoScalingProps) {
     super(scope, id);
@@ -92,20 +90,6 @@ export class WorkerAutoScalingGroup extends Construct {
     // A credit specification is rejected for a type without credits: only when every type has them.
     const cpuCredits = instanceTypes.every((type) => BURSTABLE_INSTANCE_TYPE.test(type)) ? launch.cpuCredits : undefined;
     const tags = { ...props.tags, Name: name, Role: template.role, Cluster: stack };
-
-    // Reservations before the group: EC2 must not have given a planned address away already.
-    const hostEnd = dynamicHostStart(topology.zones.length, topology.workers.length);
-    this.reservations = topology.zones.map((zone, zoneIndex) =>
-      reservedHostBlocks(mustParseCidr(zone.privateSubnet), hostEnd).map(
-        (cidr, index) =>
-          new Ec2SubnetCidrReservation(this, `static-hosts-${zoneIndex + 1}-${index + 1}`, {
-            subnetId: props.privateSubnetIds[zoneIndex],
-            cidrBlock: cidr,
-            reservationType: "explicit",
-            description: `${stack}: static node addresses (hosts below ${hostEnd}); never assigned to the worker Auto Scaling group`,
-          }),
-      ),
-    );
 
     this.launchTemplate = new LaunchTemplate(this, "launch-template", {
       name,
@@ -184,7 +168,7 @@ export class WorkerAutoScalingGroup extends Construct {
       // Terraform does not wait for instances to join (they boot on their own, like static nodes).
       waitForCapacityTimeout: "0",
       lifecycle: { ignoreChanges: ["desired_capacity"] },
-      dependsOn: [...this.reservations.flat(), ...(props.dependsOn ?? [])],
+      dependsOn: [...props.staticHostReservations, ...(props.dependsOn ?? [])],
     });
   }
 }
