@@ -28,13 +28,23 @@ export function renderUserData(
   // still shows every file as written on disk. A node that passes the limit even so gets the plain
   // document, gzipped as a whole by the stack.
   const bySize = [...files].sort((a, b) => b.content.length - a.content.length || a.path.localeCompare(b.path));
+  // Each file is compressed once, however many documents are tried (up to one per file).
+  const gzipped = new Map<string, string>();
+  const compress = (file: NodeFile) => {
+    let encoded = gzipped.get(file.path);
+    if (encoded === undefined) {
+      encoded = gzipSync(file.content, { level: 9 }).toString("base64");
+      gzipped.set(file.path, encoded);
+    }
+    return encoded;
+  };
   for (let compressed = 0; compressed <= files.length; compressed += 1) {
-    const userData = renderDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)));
+    const userData = renderDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)), compress);
     if (Buffer.byteLength(userData, "utf8") < USER_DATA_LIMIT_BYTES) return userData;
   }
   // Too large even so: the plain document, which the stack gzips as a whole (ec2UserData in lib/ec2.ts);
   // this throws if even that does not fit.
-  const plain = renderDocument(node, files, new Set());
+  const plain = renderDocument(node, files, new Set(), compress);
   ec2UserData(`${node.name} of stack ${topology.stack}`, plain);
   return plain;
 }
@@ -47,7 +57,12 @@ export function bootRuncmd(): string[][] {
   ];
 }
 
-function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress: ReadonlySet<string>): string {
+function renderDocument(
+  node: ClusterNode,
+  files: readonly NodeFile[],
+  compress: ReadonlySet<string>,
+  gzipBase64: (file: NodeFile) => string,
+): string {
   const document = {
     hostname: node.name,
     // Maps the hostname to a loopback address so sudo and the kubelet resolve it without DNS.
@@ -58,7 +73,7 @@ function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress:
       path: file.path,
       ...(file.permissions === DEFAULT_PERMISSIONS ? {} : { permissions: file.permissions }),
       ...(compress.has(file.path)
-        ? { encoding: "gz+b64", content: gzipSync(file.content, { level: 9 }).toString("base64") }
+        ? { encoding: "gz+b64", content: gzipBase64(file) }
         : { content: file.content }),
     })),
     // runcmd runs once; the boot unit it starts retries a failed boot (boot.sh names the failed step).
