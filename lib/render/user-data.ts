@@ -65,10 +65,10 @@ export function exhaustiveUserData(node: ClusterNode, files: readonly NodeFile[]
   const gzipped = new Map<string, string>();
   const gzipBase64 = (file: NodeFile) => gzipped.get(file.path) ?? gzipped.set(file.path, gzipSync(file.content, { level: 9 }).toString("base64")).get(file.path)!;
   for (let compressed = 0; compressed <= files.length; compressed += 1) {
-    const userData = renderDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)), gzipBase64);
+    const userData = renderWholeDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)), gzipBase64);
     if (Buffer.byteLength(userData, "utf8") < USER_DATA_LIMIT_BYTES) return userData;
   }
-  return renderDocument(node, files, new Set(), gzipBase64);
+  return renderWholeDocument(node, files, new Set(), gzipBase64);
 }
 
 /** cloud-init's runcmd on every node: load the boot unit, enable it (reboots) and start it. */
@@ -79,7 +79,44 @@ export function bootRuncmd(): string[][] {
   ];
 }
 
+/**
+ * The document of renderWholeDocument, assembled from its write_files entries rendered one by one:
+ * entries are independent blocks, and a large cluster's nodes share most of their files (100
+ * workers differ in a few), so each distinct entry is rendered once. The tests hold the result to
+ * renderWholeDocument's (exhaustiveUserData).
+ */
 function renderDocument(
+  node: ClusterNode,
+  files: readonly NodeFile[],
+  compress: ReadonlySet<string>,
+  gzipBase64: (file: NodeFile) => string,
+): string {
+  if (files.length === 0) return renderWholeDocument(node, files, compress, gzipBase64);
+  const head = stringify({ hostname: node.name, manage_etc_hosts: true }, YAML_OPTIONS);
+  const entries = files.map((file) => entryText(file, compress.has(file.path), gzipBase64)).join("");
+  runcmdText ??= stringify({ runcmd: bootRuncmd() }, YAML_OPTIONS);
+  return `#cloud-config\n${head}write_files:\n${entries}${runcmdText}`;
+}
+
+let runcmdText: string | undefined;
+const entryTexts = new Map<string, string>();
+
+/** One write_files entry as it stands in the document, ending with its newline. */
+function entryText(file: NodeFile, encoded: boolean, gzipBase64: (file: NodeFile) => string): string {
+  const key = `${encoded ? "gz" : ""}\0${file.path}\0${file.permissions}\0${file.content}`;
+  let text = entryTexts.get(key);
+  if (text === undefined) {
+    const document = compactWriteFiles(stringify({ write_files: [writeFilesEntry(file, encoded, gzipBase64)] }, YAML_OPTIONS));
+    if (!document.startsWith("write_files:\n")) throw new Error(`unexpected YAML for ${file.path}`);
+    text = document.slice("write_files:\n".length);
+    // Bounded: a long test run renders many clusters.
+    if (entryTexts.size >= 4096) entryTexts.clear();
+    entryTexts.set(key, text);
+  }
+  return text;
+}
+
+function renderWholeDocument(
   node: ClusterNode,
   files: readonly NodeFile[],
   compress: ReadonlySet<string>,
@@ -114,9 +151,7 @@ function writeFilesEntry(file: NodeFile, encoded: boolean, gzipBase64: (file: No
 
 /** Bytes the document gains (or loses) when `file` is written gz+b64 encoded instead of as text. */
 function entrySizeDifference(file: NodeFile, gzipBase64: (file: NodeFile) => string): number {
-  const entry = (encoded: boolean) =>
-    Buffer.byteLength(compactWriteFiles(stringify({ write_files: [writeFilesEntry(file, encoded, gzipBase64)] }, YAML_OPTIONS)), "utf8");
-  return entry(true) - entry(false);
+  return Buffer.byteLength(entryText(file, true, gzipBase64), "utf8") - Buffer.byteLength(entryText(file, false, gzipBase64), "utf8");
 }
 
 /**
