@@ -18,6 +18,7 @@ import { BOOT_UNIT, BOOT_UNIT_PATH } from "../lib/render/node-files";
 import { renderUserData } from "../lib/render/user-data";
 import { SECRET_KEYS, kmsAlias, parameterPrefix } from "../lib/secret-store";
 import type { ClusterNode, Topology } from "../lib/topology";
+import { installResidentPython, ResidentPython } from "./support/resident-python";
 import { inlineTopology, shippedTopology } from "./support/specs";
 
 jest.setTimeout(180_000);
@@ -31,6 +32,7 @@ const running = new Set<ChildProcess>();
 
 afterAll(() => {
   killAll();
+  residentAws?.stop();
   fs.rmSync(BASE, { recursive: true, force: true });
 });
 
@@ -53,12 +55,13 @@ function killAll(): void {
 
 const RECORD = `
 # Appends "<ns timestamp> <node> <command> <args>" to the node's call log.
-record() { printf '%s %s %s\\n' "$(date +%s%N)" "$FAKE_NODE" "$*" >>"$FAKE_STATE/calls/$FAKE_NODE.log"; }
+# The clock is bash's own EPOCHREALTIME (microseconds, written as nanoseconds): no date process per call.
+record() { printf '%s%s %s %s\\n' "\${EPOCHREALTIME/./}" 000 "$FAKE_NODE" "$*" >>"$FAKE_STATE/calls/$FAKE_NODE.log"; }
 event() { record "event $*"; }
 fail() { echo "fake: $*" >&2; record "event failed $*"; exit 1; }
 ROOT="$KUBEADM_HA_ROOT"
 # An external etcd member answers once its start time has come (see the systemctl fake).
-etcd_up() { [[ -f $FAKE_STATE/etcd/$1 ]] && (($(date +%s%3N) >= $(cat "$FAKE_STATE/etcd/$1"))); }
+etcd_up() { local since; [[ -f $FAKE_STATE/etcd/$1 ]] && read -r since <"$FAKE_STATE/etcd/$1" && ((\${EPOCHREALTIME/./} / 1000 >= since)); }
 etcd_quorum() {
   local up=0 member
   for member in "$FAKE_STATE"/etcd/*; do [[ -f $member ]] && etcd_up "\${member##*/}" && up=$((up + 1)); done
@@ -272,7 +275,7 @@ case "$*" in
   "start --no-block etcd")
     [[ " \${FAKE_ETCD_DEAD:-} " != *" $FAKE_NODE "* ]] || exit 0
     delay=0; [[ \${FAKE_ETCD_SLOW:-} != "$FAKE_NODE="* ]] || delay=\${FAKE_ETCD_SLOW#*=}
-    echo $(($(date +%s%3N) + delay)) >"$FAKE_STATE/etcd/$FAKE_NODE_IP"
+    echo $((\${EPOCHREALTIME/./} / 1000 + delay)) >"$FAKE_STATE/etcd/$FAKE_NODE_IP"
     ;;
 esac`,
   // The rules in FAKE_STATE/iptables-<node>; -C answers 1 for a rule not there, as iptables does.
@@ -406,12 +409,15 @@ function writeExecutable(file: string, content: string): void {
   fs.writeFileSync(file, content, { mode: 0o755 });
 }
 
-function installFakes(): void {
+/** The fake aws's resident interpreter (support/resident-python.ts). */
+let residentAws: ResidentPython | undefined;
+
+async function installFakes(): Promise<void> {
   fs.mkdirSync(FAKE_BIN, { recursive: true });
   for (const [name, body] of Object.entries(FAKES)) {
-    writeExecutable(path.join(FAKE_BIN, name), `#!/usr/bin/env bash\nset -euo pipefail\n${RECORD}\n${body}\n`);
+    writeExecutable(path.join(FAKE_BIN, name), `#!/bin/bash\nset -euo pipefail\n${RECORD}\n${body}\n`);
   }
-  writeExecutable(path.join(FAKE_BIN, "aws"), FAKE_AWS);
+  residentAws = await installResidentPython(path.join(FAKE_BIN, "aws"), FAKE_AWS);
 }
 
 /** A fake etcd release: a tarball whose etcd prints its version, and the matching SHA256SUMS. */
@@ -448,7 +454,7 @@ interface RunResult {
 
 /** The boot unit's RestartSec, scaled down for the simulation. */
 const RESTART_DELAY_MS = 300;
-/** hrtime is monotonic from an arbitrary origin; the fakes log `date +%s%N`. */
+/** hrtime is monotonic from an arbitrary origin; the fakes log wall-clock nanoseconds. */
 const EPOCH_OFFSET_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
 class SimulatedCluster {
@@ -556,6 +562,7 @@ class SimulatedCluster {
       FAKE_SHARED_PKI: sharedPki,
       // What the instance metadata service tells an Auto Scaling group instance about itself.
       ...(node.dynamic ? { FAKE_INSTANCE_ID: node.name.replace(/^worker-/, ""), FAKE_ZONE: node.availabilityZone } : {}),
+      ...residentAws?.env,
       ...this.extraEnv,
     };
   }
@@ -710,8 +717,8 @@ function groupInstances(topology: Topology): ClusterNode[] {
 
 const SECRET_IN_LOG = [/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, /\b[0-9a-f]{64}\b/];
 
-beforeAll(() => {
-  installFakes();
+beforeAll(async () => {
+  await installFakes();
   buildEtcdRelease(shippedTopology("external-etcd").spec.etcd.version);
 });
 

@@ -4,6 +4,8 @@
  * per-role instance guards, and the one-node-at-a-time lifts the day-2 commands synthesize with.
  */
 import { guardText } from "../lib/constructs/day2-guards";
+// The module object itself (not an import wrapper), so spies see cdktf's calls.
+import childProcess = require("child_process");
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -128,6 +130,19 @@ describe("guards in the synthesized stacks", () => {
       expect(check.error_message).toContain(`npm run rotate -- ${stack} --node ${node.name}`);
     }
     expect(["ami", "user_data", "instance_type"].every((attribute) => ROLE_GUARDS["control-plane"].ignoreChanges.includes(attribute))).toBe(true);
+  });
+
+  test("synth needs no Terraform binary: the guards run no `terraform version` (a process per node record)", () => {
+    const spawned = [jest.spyOn(childProcess, "execSync"), jest.spyOn(childProcess, "spawnSync"), jest.spyOn(childProcess, "execFileSync")];
+    try {
+      const doc = synth()("external-etcd");
+      expect(Object.keys(doc.resource.terraform_data).length).toBeGreaterThan(10);
+      for (const spy of spawned) expect(spy.mock.calls).toEqual([]);
+      // Terraform itself refuses an older version at plan time.
+      expect(doc.terraform.required_version).toBe(">= 1.10");
+    } finally {
+      for (const spy of spawned) spy.mockRestore();
+    }
   });
 
   test("control-plane and etcd instances and KMS keys are protected; control-plane and etcd roles are in the table", () => {

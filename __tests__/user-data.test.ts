@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { gunzipSync } from "zlib";
 import { parse } from "yaml";
-import { DEFAULT_PERMISSIONS, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
+import { DEFAULT_PERMISSIONS, exhaustiveUserData, renderUserData, USER_DATA_LIMIT_BYTES } from "../lib/render/user-data";
 import { ec2UserData } from "../lib/ec2";
 import { renderNodeFiles, BOOT_ENTRY_PATH, BOOT_UNIT, BOOT_UNIT_PATH } from "../lib/render/node-files";
 import { KUBEADM_CONFIG_PATH, KUBEADM_CONFIG_TEMPLATE_PATH, KUBEADM_JOIN_CONFIG_PATH } from "../lib/render/kubeadm";
@@ -210,6 +210,36 @@ test("a node whose files exceed the limit gets its largest files gzip+base64 enc
   const result = cloudInitSchemaAll(workDir, { compressed: userData }).compressed;
   expect(result.message).toMatch(/Valid cloud-config/);
   expect(result.valid).toBe(true);
+});
+
+test("the encoded-file choice counts sizes without rendering each candidate, and always picks what rendering them all picks", () => {
+  const topologies = [
+    ...SHIPPED_CLUSTERS.map((name) => shippedTopology(name)),
+    inlineTopology("big", "controlPlane: {count: 7}\netcd: {topology: external, members: 7}\nworkers: {count: 2}\n"),
+  ];
+  let cases = 0;
+  for (const topology of topologies) {
+    // One node of each role (the others of a role differ in names and addresses only).
+    const nodes = [...new Map(topology.nodes.map((node) => [node.role, node])).values()];
+    for (const node of nodes) {
+      const files = renderNodeFiles(topology, node);
+      // Padding one file to sizes around the limit, so different counts of encoded files are the answer.
+      for (const padding of [0, 3000, 5000, 8000, 16000]) {
+        const padded = files.map((file, index) => (index === 0 ? { ...file, content: `${file.content}# ${"y".repeat(padding)}\n` } : file));
+        let expected: string | Error;
+        try {
+          expected = exhaustiveUserData(node, padded);
+          ec2UserData("x", expected);
+        } catch (error) {
+          expected = error as Error;
+        }
+        if (expected instanceof Error) expect(() => renderUserData(topology, node, padded)).toThrow();
+        else expect(renderUserData(topology, node, padded)).toBe(expected);
+        cases += 1;
+      }
+    }
+  }
+  expect(cases).toBeGreaterThan(50);
 });
 
 test("a node that does not fit even so gets the plain document, which the stack sends gzipped whole", () => {

@@ -15,8 +15,9 @@
  *   `terraform plan` and `cdktf diff` warn about every out-of-date node, and `npm run outdated`
  *   reads the recorded digests from the state.
  */
-import { Construct } from "constructs";
-import { DataResource, TerraformStack } from "cdktf";
+import { Construct, IValidation } from "constructs";
+import { DataConfig, DataResource, TerraformStack } from "cdktf";
+import { ValidateTerraformVersion } from "cdktf/lib/validations/validate-terraform-version";
 import type { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { Topology } from "../topology";
 import { fieldsOfClass, fieldValue, immutableGuardName } from "../day2/change-classes";
@@ -41,6 +42,23 @@ export const MEMBERSHIP_GUARDS = {
   etcd: "membership_etcd_members",
 } as const;
 
+/**
+ * terraform_data without cdktf's synth-time Terraform version check: DataResource runs
+ * `terraform version` for every resource (a process per node record, the largest per-node cost of
+ * a big cluster's synth), which also made synth need a Terraform binary. The stack's
+ * required_version (>= 1.10) has Terraform refuse an older version at plan time instead.
+ */
+class TerraformData extends DataResource {
+  constructor(scope: Construct, id: string, config: DataConfig) {
+    super(scope, id, config);
+    // constructs keeps a node's validations in a private list, with no way to remove one.
+    const validations = (this.node as unknown as { _validations: IValidation[] })._validations;
+    const kept = validations.filter((validation) => !(validation instanceof ValidateTerraformVersion));
+    if (kept.length === validations.length) throw new Error(`${this.node.path}: cdktf's Terraform version check not found (cdktf changed?)`);
+    validations.splice(0, validations.length, ...kept);
+  }
+}
+
 export class Day2Guards extends Construct {
   /** By Terraform resource name. */
   public readonly guards: Readonly<Record<string, DataResource>>;
@@ -53,7 +71,7 @@ export class Day2Guards extends Construct {
     const guards: Record<string, DataResource> = {};
     const guard = (name: string, value: unknown, lifted: boolean) => {
       const text = guardText(value);
-      const resource = new DataResource(this, name, {
+      const resource = new TerraformData(this, name, {
         // Plain strings that do not look like JSON: cdktf's HCL output decodes JSON-looking text,
         // so `cdktf synth --hcl` would plan a different value.
         // (terraform_data takes any value; the provider binding types these as objects.)
@@ -81,7 +99,7 @@ export class Day2Guards extends Construct {
       const instance = props.instances[node.name];
       if (!digest || !instance) throw new Error(`${this.node.path}: no digest or instance for node ${node.name}`);
       const name = nodeConfigResourceName(node.name);
-      const record = new DataResource(this, name, {
+      const record = new TerraformData(this, name, {
         input: { digest },
         // Recorded once per instance: a new instance (rotation) records the digest it was made with.
         triggersReplace: { instance: instance.id },

@@ -28,15 +28,47 @@ export function renderUserData(
   // still shows every file as written on disk. A node that passes the limit even so gets the plain
   // document, gzipped as a whole by the stack.
   const bySize = [...files].sort((a, b) => b.content.length - a.content.length || a.path.localeCompare(b.path));
+  // Each file is compressed once, however many documents are tried (up to one per file).
+  const gzipped = new Map<string, string>();
+  const compress = (file: NodeFile) => {
+    let encoded = gzipped.get(file.path);
+    if (encoded === undefined) {
+      encoded = gzipSync(file.content, { level: 9 }).toString("base64");
+      gzipped.set(file.path, encoded);
+    }
+    return encoded;
+  };
+  // The sizes tried are computed, not rendered (a control-plane node tries 27 documents that never
+  // fit): the write_files entries are independent blocks, so encoding a file changes the size by
+  // the difference of its two entries. Only a document that fits by that count is rendered; the
+  // tests check that the result is always the exhaustive search's (exhaustiveUserData).
+  const plain = renderDocument(node, files, new Set(), compress);
+  let size = Buffer.byteLength(plain, "utf8");
   for (let compressed = 0; compressed <= files.length; compressed += 1) {
-    const userData = renderDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)));
+    if (compressed > 0) size += entrySizeDifference(bySize[compressed - 1], compress);
+    if (size >= USER_DATA_LIMIT_BYTES) continue;
+    const userData = compressed === 0 ? plain : renderDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)), compress);
     if (Buffer.byteLength(userData, "utf8") < USER_DATA_LIMIT_BYTES) return userData;
   }
   // Too large even so: the plain document, which the stack gzips as a whole (ec2UserData in lib/ec2.ts);
   // this throws if even that does not fit.
-  const plain = renderDocument(node, files, new Set());
   ec2UserData(`${node.name} of stack ${topology.stack}`, plain);
   return plain;
+}
+
+/**
+ * renderUserData's choice by rendering every candidate document, largest files encoded first:
+ * the reference the tests hold renderUserData to.
+ */
+export function exhaustiveUserData(node: ClusterNode, files: readonly NodeFile[]): string {
+  const bySize = [...files].sort((a, b) => b.content.length - a.content.length || a.path.localeCompare(b.path));
+  const gzipped = new Map<string, string>();
+  const gzipBase64 = (file: NodeFile) => gzipped.get(file.path) ?? gzipped.set(file.path, gzipSync(file.content, { level: 9 }).toString("base64")).get(file.path)!;
+  for (let compressed = 0; compressed <= files.length; compressed += 1) {
+    const userData = renderWholeDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)), gzipBase64);
+    if (Buffer.byteLength(userData, "utf8") < USER_DATA_LIMIT_BYTES) return userData;
+  }
+  return renderWholeDocument(node, files, new Set(), gzipBase64);
 }
 
 /** cloud-init's runcmd on every node: load the boot unit, enable it (reboots) and start it. */
@@ -47,7 +79,49 @@ export function bootRuncmd(): string[][] {
   ];
 }
 
-function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress: ReadonlySet<string>): string {
+/**
+ * The document of renderWholeDocument, assembled from its write_files entries rendered one by one:
+ * entries are independent blocks, and a large cluster's nodes share most of their files (100
+ * workers differ in a few), so each distinct entry is rendered once. The tests hold the result to
+ * renderWholeDocument's (exhaustiveUserData).
+ */
+function renderDocument(
+  node: ClusterNode,
+  files: readonly NodeFile[],
+  compress: ReadonlySet<string>,
+  gzipBase64: (file: NodeFile) => string,
+): string {
+  if (files.length === 0) return renderWholeDocument(node, files, compress, gzipBase64);
+  const head = stringify({ hostname: node.name, manage_etc_hosts: true }, YAML_OPTIONS);
+  const entries = files.map((file) => entryText(file, compress.has(file.path), gzipBase64)).join("");
+  runcmdText ??= stringify({ runcmd: bootRuncmd() }, YAML_OPTIONS);
+  return `#cloud-config\n${head}write_files:\n${entries}${runcmdText}`;
+}
+
+let runcmdText: string | undefined;
+const entryTexts = new Map<string, string>();
+
+/** One write_files entry as it stands in the document, ending with its newline. */
+function entryText(file: NodeFile, encoded: boolean, gzipBase64: (file: NodeFile) => string): string {
+  const key = `${encoded ? "gz" : ""}\0${file.path}\0${file.permissions}\0${file.content}`;
+  let text = entryTexts.get(key);
+  if (text === undefined) {
+    const document = compactWriteFiles(stringify({ write_files: [writeFilesEntry(file, encoded, gzipBase64)] }, YAML_OPTIONS));
+    if (!document.startsWith("write_files:\n")) throw new Error(`unexpected YAML for ${file.path}`);
+    text = document.slice("write_files:\n".length);
+    // Bounded: a long test run renders many clusters.
+    if (entryTexts.size >= 4096) entryTexts.clear();
+    entryTexts.set(key, text);
+  }
+  return text;
+}
+
+function renderWholeDocument(
+  node: ClusterNode,
+  files: readonly NodeFile[],
+  compress: ReadonlySet<string>,
+  gzipBase64: (file: NodeFile) => string,
+): string {
   const document = {
     // A dynamic node keeps the hostname EC2 gives it (ip-10-0-0-77...); its Kubernetes node name
     // comes from its instance id (node-identity.sh).
@@ -56,13 +130,7 @@ function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress:
     manage_etc_hosts: true,
     // No `owner`, and no `permissions` where they are 0644: cloud-init's defaults (root:root,
     // 0644), and every byte counts against the 16 KB limit.
-    write_files: files.map((file) => ({
-      path: file.path,
-      ...(file.permissions === DEFAULT_PERMISSIONS ? {} : { permissions: file.permissions }),
-      ...(compress.has(file.path)
-        ? { encoding: "gz+b64", content: gzipSync(file.content, { level: 9 }).toString("base64") }
-        : { content: file.content }),
-    })),
+    write_files: files.map((file) => writeFilesEntry(file, compress.has(file.path), gzipBase64)),
     // runcmd runs once; the boot unit it starts retries a failed boot (boot.sh names the failed step).
     // --no-block: cloud-init finishes while the node boots in its own unit.
     runcmd: bootRuncmd(),
@@ -70,7 +138,22 @@ function renderDocument(node: ClusterNode, files: readonly NodeFile[], compress:
   // The tests parse every node's user-data back (with this YAML library and with PyYAML, which
   // cloud-init uses) and compare it with the node's files; parsing here too would double the
   // cost of rendering a large cluster.
-  return `#cloud-config\n${compactWriteFiles(stringify(document, { lineWidth: 0, blockQuote: "literal", indentSeq: false }))}`;
+  return `#cloud-config\n${compactWriteFiles(stringify(document, YAML_OPTIONS))}`;
+}
+
+const YAML_OPTIONS = { lineWidth: 0, blockQuote: "literal", indentSeq: false } as const;
+
+function writeFilesEntry(file: NodeFile, encoded: boolean, gzipBase64: (file: NodeFile) => string): Record<string, string> {
+  return {
+    path: file.path,
+    ...(file.permissions === DEFAULT_PERMISSIONS ? {} : { permissions: file.permissions }),
+    ...(encoded ? { encoding: "gz+b64", content: gzipBase64(file) } : { content: file.content }),
+  };
+}
+
+/** Bytes the document gains (or loses) when `file` is written gz+b64 encoded instead of as text. */
+function entrySizeDifference(file: NodeFile, gzipBase64: (file: NodeFile) => string): number {
+  return Buffer.byteLength(entryText(file, true, gzipBase64), "utf8") - Buffer.byteLength(entryText(file, false, gzipBase64), "utf8");
 }
 
 /**
