@@ -220,7 +220,11 @@ test("the encoded-file choice counts sizes without rendering each candidate, and
   let cases = 0;
   for (const topology of topologies) {
     // One node of each role (the others of a role differ in names and addresses only).
-    const nodes = [...new Map(topology.nodes.map((node) => [node.role, node])).values()];
+    // ... and the Auto Scaling group's launch template (a dynamic node: no hostname).
+    const nodes = [
+      ...new Map(topology.nodes.map((node) => [node.role, node])).values(),
+      ...(topology.workerAutoScaling ? [topology.workerAutoScaling.template] : []),
+    ];
     for (const node of nodes) {
       const files = renderNodeFiles(topology, node);
       // Padding one file to sizes around the limit, so different counts of encoded files are the answer.

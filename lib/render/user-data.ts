@@ -92,7 +92,8 @@ function renderDocument(
   gzipBase64: (file: NodeFile) => string,
 ): string {
   if (files.length === 0) return renderWholeDocument(node, files, compress, gzipBase64);
-  const head = stringify({ hostname: node.name, manage_etc_hosts: true }, YAML_OPTIONS);
+  // The same keys as renderWholeDocument's: a dynamic node keeps EC2's hostname.
+  const head = stringify({ ...(node.dynamic ? {} : { hostname: node.name }), manage_etc_hosts: true }, YAML_OPTIONS);
   const entries = files.map((file) => entryText(file, compress.has(file.path), gzipBase64)).join("");
   runcmdText ??= stringify({ runcmd: bootRuncmd() }, YAML_OPTIONS);
   return `#cloud-config\n${head}write_files:\n${entries}${runcmdText}`;
