@@ -13,6 +13,8 @@ import { synthesizeSpecs } from "../support/synth-specs";
 import { STUB_AMI_ID } from "../../lib/plan/aws-stub";
 import { findTerraform, PLAN_OVERRIDE_FILE, StackPlan, startTerraform, TerraformError, TerraformHarness } from "../../lib/plan/terraform";
 import type { Topology } from "../../lib/topology";
+import { dynamicHostStart, reservedHostBlocks } from "../../lib/addressing";
+import { mustParseCidr } from "../../lib/cidr";
 
 const PLAN_TIMEOUT_MS = 900_000;
 
@@ -70,11 +72,14 @@ describe.each([...SHIPPED, ...Object.keys(VARIANTS)])("%s", (name) => {
     expect(creates(plan, "aws_nat_gateway")).toBe(topology.spec.network.natGateways === "perZone" ? topology.zones.length : 1);
     const ips = Object.values(plan.json.planned_values.outputs?.private_ips?.value as Record<string, Record<string, string>>).flatMap(Object.values).sort();
     expect(ips).toEqual(topology.nodes.map((node) => node.privateIp).sort());
-    // workers.autoScaling: one launch template and group, and the static hosts reserved in every zone.
+    // workers.autoScaling: one launch template and group. Every stack reserves the static hosts in every zone.
     const group = topology.workerAutoScaling;
     expect(creates(plan, "aws_autoscaling_group")).toBe(group ? 1 : 0);
     expect(creates(plan, "aws_launch_template")).toBe(group ? 1 : 0);
-    expect(creates(plan, "aws_ec2_subnet_cidr_reservation")).toBe(group ? 4 * topology.zones.length : 0);
+    const hostEnd = dynamicHostStart(topology.zones.length, topology.workers.length);
+    const blocks = topology.zones.map((zone) => reservedHostBlocks(mustParseCidr(zone.privateSubnet), hostEnd).length);
+    expect(creates(plan, "aws_ec2_subnet_cidr_reservation")).toBe(blocks.reduce((a, b) => a + b, 0));
+    expect(blocks.every((count) => count >= 4)).toBe(true);
     if (group) {
       const planned = (plan.json.resource_changes ?? []).find((change) => change.type === "aws_autoscaling_group")!.change.after as Record<string, unknown>;
       expect(planned).toMatchObject({ min_size: group.minSize, max_size: group.maxSize, desired_capacity: group.desiredCapacity });
