@@ -1,6 +1,6 @@
 /** Cross-field rules of the spec's `backups` section (lib/backups.ts has the formats). */
 import type { ClusterSpec } from "./spec";
-import type { SpecIssue, SpecWarning } from "./validate";
+import type { SpecIssue, SpecWarning } from "./spec-issue";
 import {
   backupTimer,
   longestBackupBucketName,

@@ -12,14 +12,11 @@ import { etcdFaultTolerance, etcdQuorum } from "./quorum";
 import { ARM64_INSTANCE_TYPE, BURSTABLE_INSTANCE_TYPE } from "./ec2";
 import { partitionOfRegion } from "./partitions";
 import { loadBalancerKind } from "./load-balancers/registry";
+import type { SpecIssue, SpecWarning, WarningCategory } from "./spec-issue";
 import { backupIssues, backupWarnings } from "./validate-backups";
 import { INTERFACE_ENDPOINT_SERVICES } from "./vpc-endpoints";
 
-export interface SpecIssue {
-  readonly field: string;
-  readonly value: unknown;
-  readonly message: string;
-}
+export type { SpecIssue, SpecWarning, WarningCategory } from "./spec-issue";
 
 export class SpecError extends Error {
   constructor(
@@ -295,13 +292,6 @@ function crossFieldIssues(
  * What a warning is about. "ha" warnings name a way the cluster loses availability (quorum, a single
  * point of failure, slow failover); strict mode refuses them. The others are not about failures.
  */
-export type WarningCategory = "ha" | "workload" | "lifecycle" | "cost" | "security";
-
-/** A legal but fragile choice, tied to the spec field that makes it. */
-export interface SpecWarning extends SpecIssue {
-  readonly category: WarningCategory;
-}
-
 /** Where strict mode came from, when it is on. */
 export type StrictSource = "spec" | "environment";
 

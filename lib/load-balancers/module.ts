@@ -6,9 +6,8 @@
 import { API_SERVER_PROBE_PATH } from "../api-server-health";
 import type { NodeFile } from "../node-file";
 import type { ClusterSpec } from "../spec";
-import type { WarningCategory } from "../validate";
 import type { ClusterNode, Topology } from "../topology";
-import type { SpecIssue } from "../validate";
+import type { SpecIssue, WarningCategory } from "../spec-issue";
 
 /** loadBalancer fields as written in the spec file (undefined: left to the default). */
 export interface ExplicitLoadBalancerFields {

@@ -17,7 +17,7 @@
 import { mustParseCidr, overlaps, parseCidr } from "../cidr";
 import type { ClusterSpec } from "../spec";
 import type { Topology } from "../topology";
-import type { SpecIssue } from "../validate";
+import type { SpecIssue } from "../spec-issue";
 import { API_READINESS_CHECK_PATH, ManagedLoadBalancerKind } from "./module";
 
 /** The NLB's settings; every value lands in the target group and in the failover figure. */

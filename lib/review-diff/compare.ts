@@ -8,7 +8,7 @@
 import { describeRule, securityRulesOf, StackJson } from "../security-rules";
 import type { SynthesizedStack } from "./synth-output";
 import { unifiedDiff } from "./line-diff";
-import type { PlanReport } from "./plan";
+import type { PlanReport } from "./plan-report";
 
 export type NodeChangeKind = "added" | "removed" | "replaced" | "stopped" | "updated" | "rotation" | "unchanged";
 

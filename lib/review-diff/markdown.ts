@@ -4,7 +4,7 @@
  * GitHub's 65,536-character limit; blocks end at line boundaries it can cut at.
  */
 import type { FailureRow, StackDiff } from "./compare";
-import type { PlanReport } from "./plan";
+import type { PlanReport } from "./plan-report";
 
 export interface ReviewDiffOptions {
   /** What the base is, e.g. "origin/main (3f2c1a0)". */

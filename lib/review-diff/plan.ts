@@ -9,25 +9,10 @@ import type { StackPlanOutcome } from "../plan/stack-plans";
 import type { PlannedAction } from "../plan/summary";
 import type { StackJson } from "../security-rules";
 import { StackDiff, topologyOf } from "./compare";
+import type { PlanRow } from "./plan-report";
 import type { SynthesizedStack } from "./synth-output";
 
-export interface PlanRow {
-  readonly address: string;
-  /** The node an instance (or its terraform_data record) belongs to. */
-  readonly node?: string;
-  readonly role?: string;
-  readonly action: PlannedAction;
-  /** replace_paths and Terraform's action_reason, for a replacement. */
-  readonly why: string;
-}
-
-export interface PlanReport {
-  readonly outcome: StackPlanOutcome;
-  /** Which Terraform and provider planned it. */
-  readonly tool?: string;
-  /** The outcome's resource changes, replacements first, then destroys, updates, creates. */
-  readonly rows: readonly PlanRow[];
-}
+export type { PlanReport, PlanRow } from "./plan-report";
 
 const ACTION_ORDER: Record<PlannedAction, number> = { replace: 0, delete: 1, update: 2, create: 3 };
 
