@@ -15,6 +15,8 @@ import { buildHaReport } from "../lib/ha-report";
 import { securityRulesOf } from "../lib/security-rules";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES } from "../lib/vpc-endpoints";
 import { renderCluster, synthesizeClusters } from "../lib/app";
+import { dynamicHostStart, reservedHostBlocks } from "../lib/addressing";
+import { mustParseCidr } from "../lib/cidr";
 import { renderReviewBundle } from "../lib/review";
 import { renderPolicyReview } from "../lib/review-policies";
 import { inlineTopology, REPO_ROOT, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
@@ -125,6 +127,33 @@ describe.each([...SHIPPED_CLUSTERS])("%s: static node addresses", (name) => {
       expect(dependent.depends_on).toEqual(expect.arrayContaining(reservationRefs));
     }
     if (name === "production") expect(interfaceEndpoints.length * internalNlbs.length * groups.length).toBeGreaterThan(0);
+  });
+});
+
+describe("room for what EC2 places by itself above the reserved static hosts", () => {
+  // A /22 VPC gives /25 private subnets; 25 static workers per zone push the reservation to host 128.
+  const crowdedNetwork = "vpcCidr: 10.0.0.0/22, availabilityZones: [eu-west-1a, eu-west-1b]";
+  const crowded = `controlPlane: {count: 3}\nworkers: {count: 50}\nnetwork: {${crowdedNetwork}}\n`;
+
+  test("an NLB or VPC endpoints with no free address left is refused on workers.count, naming what needs the room", () => {
+    expect(errorsOf(`${crowded}loadBalancer: {kind: nlb}\n`)).toEqual([
+      expect.stringMatching(/^clusters\/bad\.yaml: workers\.count: 50: network\.vpcCidr 10\.0\.0\.0\/22: .* leave 0 per zone, and 8 for the AWS Network Load Balancer need 8; /),
+    ]);
+    expect(errorsOf(`controlPlane: {count: 3}\nworkers: {count: 50}\nnetwork: {${crowdedNetwork}, vpcEndpoints: true}\n`)).toEqual([
+      expect.stringMatching(/workers\.count: 50: .* and 5 for the VPC endpoints need 5; /),
+    ]);
+  });
+
+  test("a load-balancer node needs no such room", () => {
+    expect(() => validateSpec("clusters/ok.yaml", "ok", crowded)).not.toThrow();
+  });
+
+  test("the reservation never covers the subnet's last address, which AWS keeps", () => {
+    const subnet = mustParseCidr("10.0.0.0/25");
+    const blocks = reservedHostBlocks(subnet, dynamicHostStart(2, 50));
+    expect(dynamicHostStart(2, 50)).toBe(128);
+    expect(blocks[blocks.length - 1]).toBe("10.0.0.126/32");
+    expect(reservedHostBlocks(subnet, 64)).toEqual(["10.0.0.4/30", "10.0.0.8/29", "10.0.0.16/28", "10.0.0.32/27"]);
   });
 });
 

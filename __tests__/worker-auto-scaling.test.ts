@@ -82,7 +82,7 @@ describe("validation", () => {
     ["maxSize 0", "  count: 0\n  autoScaling: {minSize: 0, maxSize: 0}\n", "asg.yaml: workers.autoScaling.maxSize: 0: expected at least 1"],
     ["an unknown field", "  count: 0\n  autoScaling: {min: 3, maxSize: 6}\n", "asg.yaml: workers.autoScaling.min: 3: unknown field; accepted here: minSize, maxSize, desiredCapacity, instanceTypes, spot"],
     ["more instances than the pod range holds", "  count: 0\n  autoScaling: {minSize: 3, maxSize: 300}\nnetwork:\n  podSubnet: 10.244.0.0/24\n", "asg.yaml: network.podSubnet: \"10.244.0.0/24\": too small: every node takes a /24, so 303 nodes need a /15 or larger"],
-    ["a maxSize one zone's subnet cannot hold", "  count: 0\n  autoScaling: {minSize: 3, maxSize: 64}\nnetwork:\n  vpcCidr: 10.0.0.0/22\n", "asg.yaml: workers.autoScaling.maxSize: 64: network.vpcCidr 10.0.0.0/22 leaves 63 addresses per zone for the group (hosts 64+ of each private subnet)"],
+    ["a maxSize one zone's subnet cannot hold", "  count: 0\n  autoScaling: {minSize: 3, maxSize: 64}\nnetwork:\n  vpcCidr: 10.0.0.0/22\n", "asg.yaml: workers.autoScaling.maxSize: 64: network.vpcCidr 10.0.0.0/22 leaves 55 addresses per zone for the group (hosts 64+ of each private subnet, less 8 for the AWS Network Load Balancer), and one zone may have to hold all of it; use a larger VPC or at most 55"],
   ])("error: %s", (_, workers, expected) => {
     const found = issues(spec(workers));
     expect(found.some((line) => line.startsWith(expected))).toBe(true);

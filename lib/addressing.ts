@@ -7,7 +7,7 @@
  * adding workers never moves a control-plane, etcd or load-balancer address (and never replaces
  * those instances). Nodes of a role go round-robin over the zones.
  */
-import { format, hostAddress, Ipv4Cidr, subnet } from "./cidr";
+import { format, hostAddress, Ipv4Cidr, size, subnet } from "./cidr";
 import { NodeRole, ROLE_PROFILES } from "./roles";
 
 /** Extra prefix bits between the VPC and each per-zone subnet. */
@@ -70,8 +70,12 @@ export function dynamicHostStart(zoneCount: number, workerCount: number): number
   return limit;
 }
 
-/** The reserved range [4, end) of a private subnet as aligned CIDR blocks (e.g. .4/30, .8/29, .16/28, .32/27). */
+/**
+ * The reserved range [4, end) of a private subnet as aligned CIDR blocks (e.g. .4/30, .8/29,
+ * .16/28, .32/27); never past the subnet's last usable host (AWS keeps the last address).
+ */
 export function reservedHostBlocks(privateSubnet: Ipv4Cidr, end: number): string[] {
+  end = Math.min(end, size(privateSubnet) - 1);
   const blocks: string[] = [];
   for (let start = AWS_RESERVED_LOW_HOSTS; start < end; ) {
     let blockSize = 1;

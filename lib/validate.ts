@@ -249,14 +249,26 @@ function crossFieldIssues(
     }
     const autoScaling = spec.workers.autoScaling;
     const dynamicStart = dynamicHostStart(zones.length, spec.workers.count);
-    // Per zone, the addresses EC2 may assign to the group's instances: above the range reserved for
-    // static nodes, below AWS's last. One zone may have to hold the whole group while others are down.
+    // Per zone, the addresses EC2 may assign by itself: above the range reserved for static nodes,
+    // below AWS's last. The internal NLB needs 8 of them in every subnet and each interface
+    // endpoint one; one zone may have to hold the whole group while others are down.
     const dynamicRoom = subnetSize - 1 - dynamicStart;
-    if (autoScaling && dynamicRoom < autoScaling.maxSize) {
+    const kind = loadBalancerKind(spec.loadBalancer.kind);
+    const nlbAddresses = kind.runsOnNode ? 0 : kind.freeAddressesPerSubnet;
+    const endpointAddresses = spec.network.vpcEndpoints ? INTERFACE_ENDPOINT_SERVICES.length : 0;
+    const managed = nlbAddresses + endpointAddresses;
+    const managedWhat = [nlbAddresses ? `${nlbAddresses} for the ${kind.displayName}` : "", endpointAddresses ? `${endpointAddresses} for the VPC endpoints` : ""]
+      .filter(Boolean)
+      .join(" and ");
+    const groupRoom = dynamicRoom - managed;
+    if (autoScaling && groupRoom < autoScaling.maxSize) {
       add("workers.autoScaling.maxSize", autoScaling.maxSize,
-        dynamicRoom <= 0
-          ? `network.vpcCidr ${spec.network.vpcCidr}: the static nodes' reserved addresses (hosts 4-${dynamicStart - 1}) fill each zone's private subnet, leaving none for the group; use a larger VPC or fewer static workers`
-          : `network.vpcCidr ${spec.network.vpcCidr} leaves ${dynamicRoom} addresses per zone for the group (hosts ${dynamicStart}+ of each private subnet), and one zone may have to hold all of it; use a larger VPC or at most ${dynamicRoom}`);
+        groupRoom <= 0
+          ? `network.vpcCidr ${spec.network.vpcCidr}: the static nodes' reserved addresses (hosts 4-${dynamicStart - 1})${managed ? ` and ${managedWhat}` : ""} fill each zone's private subnet, leaving none for the group; use a larger VPC or fewer static workers`
+          : `network.vpcCidr ${spec.network.vpcCidr} leaves ${groupRoom} addresses per zone for the group (hosts ${dynamicStart}+ of each private subnet${managed ? `, less ${managedWhat}` : ""}), and one zone may have to hold all of it; use a larger VPC or at most ${groupRoom}`);
+    } else if (!autoScaling && managed > 0 && dynamicRoom < managed) {
+      add("workers.count", spec.workers.count,
+        `network.vpcCidr ${spec.network.vpcCidr}: the static nodes' reserved addresses (hosts 4-${dynamicStart - 1} of each private subnet) leave ${Math.max(dynamicRoom, 0)} per zone, and ${managedWhat} need ${managed}; use a larger VPC or fewer static workers per zone`);
     }
   }
 

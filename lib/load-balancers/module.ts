@@ -70,6 +70,8 @@ export interface NodeLoadBalancerKind<K extends string = string> extends LoadBal
 /** A load balancer AWS runs: no node, no boot script; its construct lives in lib/constructs/. */
 export interface ManagedLoadBalancerKind<K extends string = string> extends LoadBalancerKindBase<K> {
   readonly runsOnNode: false;
+  /** Free addresses it needs in each private subnet it has a node in (the address plan leaves them free). */
+  readonly freeAddressesPerSubnet: number;
 }
 
 export type LoadBalancerKindModule<K extends string = string> = NodeLoadBalancerKind<K> | ManagedLoadBalancerKind<K>;

@@ -79,6 +79,8 @@ export const nlb: ManagedLoadBalancerKind<"nlb"> = {
   kind: "nlb",
   displayName: "AWS Network Load Balancer",
   runsOnNode: false,
+  // AWS: a Network Load Balancer's subnet must have at least 8 free IP addresses.
+  freeAddressesPerSubnet: 8,
   endpointHost: ({ stack }) => nlbEndpointName(stack),
   specIssues: (spec, explicit) => {
     const issues: SpecIssue[] = [];
