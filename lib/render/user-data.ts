@@ -29,15 +29,7 @@ export function renderUserData(
   // document, gzipped as a whole by the stack.
   const bySize = [...files].sort((a, b) => b.content.length - a.content.length || a.path.localeCompare(b.path));
   // Each file is compressed once, however many documents are tried (up to one per file).
-  const gzipped = new Map<string, string>();
-  const compress = (file: NodeFile) => {
-    let encoded = gzipped.get(file.path);
-    if (encoded === undefined) {
-      encoded = gzipSync(file.content, { level: 9 }).toString("base64");
-      gzipped.set(file.path, encoded);
-    }
-    return encoded;
-  };
+  const compress = gzipOncePerFile();
   // The sizes tried are computed, not rendered (a control-plane node tries 27 documents that never
   // fit): the write_files entries are independent blocks, so encoding a file changes the size by
   // the difference of its two entries. Only a document that fits by that count is rendered; the
@@ -62,13 +54,25 @@ export function renderUserData(
  */
 export function exhaustiveUserData(node: ClusterNode, files: readonly NodeFile[]): string {
   const bySize = [...files].sort((a, b) => b.content.length - a.content.length || a.path.localeCompare(b.path));
-  const gzipped = new Map<string, string>();
-  const gzipBase64 = (file: NodeFile) => gzipped.get(file.path) ?? gzipped.set(file.path, gzipSync(file.content, { level: 9 }).toString("base64")).get(file.path)!;
+  const gzipBase64 = gzipOncePerFile();
   for (let compressed = 0; compressed <= files.length; compressed += 1) {
     const userData = renderWholeDocument(node, files, new Set(bySize.slice(0, compressed).map((file) => file.path)), gzipBase64);
     if (Buffer.byteLength(userData, "utf8") < USER_DATA_LIMIT_BYTES) return userData;
   }
   return renderWholeDocument(node, files, new Set(), gzipBase64);
+}
+
+/** A file's gz+b64 content, compressed at most once per file path for the caller's node. */
+function gzipOncePerFile(): (file: NodeFile) => string {
+  const gzipped = new Map<string, string>();
+  return (file) => {
+    let encoded = gzipped.get(file.path);
+    if (encoded === undefined) {
+      encoded = gzipSync(file.content, { level: 9 }).toString("base64");
+      gzipped.set(file.path, encoded);
+    }
+    return encoded;
+  };
 }
 
 /** cloud-init's runcmd on every node: load the boot unit, enable it (reboots) and start it. */
@@ -92,8 +96,7 @@ function renderDocument(
   gzipBase64: (file: NodeFile) => string,
 ): string {
   if (files.length === 0) return renderWholeDocument(node, files, compress, gzipBase64);
-  // The same keys as renderWholeDocument's: a dynamic node keeps EC2's hostname.
-  const head = stringify({ ...(node.dynamic ? {} : { hostname: node.name }), manage_etc_hosts: true }, YAML_OPTIONS);
+  const head = stringify(documentHead(node), YAML_OPTIONS);
   const entries = files.map((file) => entryText(file, compress.has(file.path), gzipBase64)).join("");
   runcmdText ??= stringify({ runcmd: bootRuncmd() }, YAML_OPTIONS);
   return `#cloud-config\n${head}write_files:\n${entries}${runcmdText}`;
@@ -124,11 +127,7 @@ function renderWholeDocument(
   gzipBase64: (file: NodeFile) => string,
 ): string {
   const document = {
-    // A dynamic node keeps the hostname EC2 gives it (ip-10-0-0-77...); its Kubernetes node name
-    // comes from its instance id (node-identity.sh).
-    ...(node.dynamic ? {} : { hostname: node.name }),
-    // Maps the hostname to a loopback address so sudo and the kubelet resolve it without DNS.
-    manage_etc_hosts: true,
+    ...documentHead(node),
     // No `owner`, and no `permissions` where they are 0644: cloud-init's defaults (root:root,
     // 0644), and every byte counts against the 16 KB limit.
     write_files: files.map((file) => writeFilesEntry(file, compress.has(file.path), gzipBase64)),
@@ -140,6 +139,17 @@ function renderWholeDocument(
   // cloud-init uses) and compare it with the node's files; parsing here too would double the
   // cost of rendering a large cluster.
   return `#cloud-config\n${compactWriteFiles(stringify(document, YAML_OPTIONS))}`;
+}
+
+/** The keys before write_files, the same in both renderers. */
+function documentHead(node: ClusterNode): { hostname?: string; manage_etc_hosts: true } {
+  return {
+    // A dynamic node keeps the hostname EC2 gives it (ip-10-0-0-77...); its Kubernetes node name
+    // comes from its instance id (node-identity.sh).
+    ...(node.dynamic ? {} : { hostname: node.name }),
+    // Maps the hostname to a loopback address so sudo and the kubelet resolve it without DNS.
+    manage_etc_hosts: true,
+  };
 }
 
 const YAML_OPTIONS = { lineWidth: 0, blockQuote: "literal", indentSeq: false } as const;
