@@ -6,6 +6,9 @@ export interface Ipv4Cidr {
   readonly prefix: number;
 }
 
+/** Every IPv4 address: the default route, and "anywhere" in a security group rule. */
+export const ANYWHERE_IPV4 = "0.0.0.0/0";
+
 const CIDR_PATTERN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /** Parses "a.b.c.d/n"; returns an error message instead of throwing so validators can report it. */

@@ -22,7 +22,7 @@ import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import type { Topology } from "../topology";
 import { dynamicHostStart, reservedHostBlocks } from "../addressing";
-import { mustParseCidr } from "../cidr";
+import { ANYWHERE_IPV4 as ANYWHERE, mustParseCidr } from "../cidr";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES, InterfaceEndpointService } from "../vpc-endpoints";
 
 export interface ClusterNetworkProps {
@@ -41,8 +41,6 @@ export interface ClusterNetworkProps {
    */
   readonly vpcEndpoints?: boolean;
 }
-
-const ANYWHERE = "0.0.0.0/0";
 
 export class ClusterNetwork extends Construct {
   public readonly vpc: Vpc;

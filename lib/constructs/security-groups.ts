@@ -40,6 +40,7 @@ import type { NodeRole, Topology } from "../topology";
 import { API_SERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, KUBELET_PORT } from "../ports";
 import type { CniPort } from "../cni-ports";
 import { kubernetesRoles, provisionedRoles, ROLE_PROFILES } from "../roles";
+import { ANYWHERE_IPV4 as ANYWHERE } from "../cidr";
 
 export type { CniPort } from "../cni-ports";
 
@@ -58,7 +59,6 @@ export interface ClusterSecurityGroupsProps {
 /** Kubernetes nodes: they run the kubelet and the CNI. */
 const KUBERNETES_ROLES = kubernetesRoles();
 /** EC2 security group rule descriptions: at most 255 characters from a restricted set. */
-const ANYWHERE = "0.0.0.0/0";
 const DESCRIPTION = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{1,255}$/;
 
 export class ClusterSecurityGroups extends Construct {

@@ -162,7 +162,7 @@ export class WorkerAutoScalingGroup extends Construct {
           }
         : { launchTemplate: { id: this.launchTemplate.id, version: "$Latest" } }),
       // The launch template tags the instances; these tag the group itself.
-      tag: Object.entries({ ...props.tags, Name: name, Role: template.role, Cluster: stack })
+      tag: Object.entries(tags)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([key, value]) => ({ key, value, propagateAtLaunch: false })),
       // Terraform does not wait for instances to join (they boot on their own, like static nodes).

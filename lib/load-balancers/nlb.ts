@@ -14,7 +14,7 @@
  * sees the NLB's private addresses as client IPs (audit logs name the user, not the node IP), and
  * the control-plane security group admits the NLB's security group instead of the clients'.
  */
-import { mustParseCidr, overlaps, parseCidr } from "../cidr";
+import { ANYWHERE_IPV4, mustParseCidr, overlaps, parseCidr } from "../cidr";
 import type { ClusterSpec } from "../spec";
 import type { Topology } from "../topology";
 import type { SpecIssue } from "../spec-issue";
@@ -118,12 +118,12 @@ export const nlb: ManagedLoadBalancerKind<"nlb"> = {
     return issues;
   },
   warnings: (spec: ClusterSpec) =>
-    (spec.loadBalancer.publicAccessCidrs ?? []).includes("0.0.0.0/0")
+    (spec.loadBalancer.publicAccessCidrs ?? []).includes(ANYWHERE_IPV4)
       ? [
           {
             category: "security" as const,
             field: "loadBalancer.publicAccessCidrs",
-            value: "0.0.0.0/0",
+            value: ANYWHERE_IPV4,
             message:
               "loadBalancer: publicAccessCidrs includes 0.0.0.0/0: the Kubernetes API is reachable from the whole internet, " +
               "protected only by its authentication. List the networks your kubectl users and CI come from.",
