@@ -1,4 +1,10 @@
 /** VPC flow logs (`network.flowLogs`): the names the construct, the review and the docs share. Pure. */
+import { type ClusterSpec, DEFAULT_FLOW_LOG_RETENTION_DAYS } from "./spec";
+
+/** Days the CloudWatch Logs group keeps flow-log records (the spec's value or the default). */
+export function flowLogRetentionDays(flowLogs: NonNullable<ClusterSpec["network"]["flowLogs"]>): number {
+  return flowLogs.retentionDays ?? DEFAULT_FLOW_LOG_RETENTION_DAYS;
+}
 
 /** The log group of a stack's flow logs (destination cloudWatchLogs). */
 export function flowLogGroupName(stack: string): string {

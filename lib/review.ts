@@ -11,8 +11,7 @@ import { HA_REPORT_FILE, renderHaReport } from "./ha-report";
 import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
 import type { SecurityRule } from "./security-rules";
 import { INTERFACE_ENDPOINT_SERVICES } from "./vpc-endpoints";
-import { flowLogGroupName } from "./flow-logs";
-import { DEFAULT_FLOW_LOG_RETENTION_DAYS } from "./spec";
+import { flowLogGroupName, flowLogRetentionDays } from "./flow-logs";
 
 export interface RenderedNode {
   readonly files: readonly NodeFile[];
@@ -174,7 +173,7 @@ function egressLine(topology: Topology): string {
     ? "flow logs off"
     : flowLogs.destination === "s3"
       ? `flow logs (${flowLogs.trafficType}) to s3://${flowLogs.s3Bucket}${flowLogs.s3KeyPrefix ? `/${flowLogs.s3KeyPrefix}` : ""}`
-      : `flow logs (${flowLogs.trafficType}) to CloudWatch Logs ${flowLogGroupName(topology.stack)}, ${flowLogs.retentionDays ?? DEFAULT_FLOW_LOG_RETENTION_DAYS} days`;
+      : `flow logs (${flowLogs.trafficType}) to CloudWatch Logs ${flowLogGroupName(topology.stack)}, ${flowLogRetentionDays(flowLogs)} days`;
   const yesNo = (value: boolean) => (value ? "yes" : "**no**");
   return (
     `Egress: ${nat}; ${endpoints}; ${logs}. When one zone fails, the other zones keep the AWS APIs (Session Manager, Parameter Store, KMS, STS, S3): ` +

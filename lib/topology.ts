@@ -130,11 +130,12 @@ export function buildTopology(spec: ClusterSpec, warnings: readonly string[] = [
   const workers = makeNodes("worker", spec.workers.count, spec.workers.instanceType);
 
   const autoScaling = spec.workers.autoScaling;
+  const groupInstanceTypes = autoScaling?.instanceTypes ?? [spec.workers.instanceType];
   const workerAutoScaling: WorkerAutoScaling | undefined = autoScaling && {
     minSize: autoScaling.minSize,
     maxSize: autoScaling.maxSize,
     desiredCapacity: autoScaling.desiredCapacity ?? autoScaling.minSize,
-    instanceTypes: autoScaling.instanceTypes ?? [spec.workers.instanceType],
+    instanceTypes: groupInstanceTypes,
     spot: autoScaling.spot && {
       onDemandBaseCapacity: autoScaling.spot.onDemandBaseCapacity,
       onDemandPercentageAboveBaseCapacity: autoScaling.spot.onDemandPercentageAboveBaseCapacity,
@@ -146,7 +147,7 @@ export function buildTopology(spec: ClusterSpec, warnings: readonly string[] = [
       privateIp: DYNAMIC,
       availabilityZone: DYNAMIC,
       zoneIndex: -1,
-      instanceType: (autoScaling.instanceTypes ?? [spec.workers.instanceType])[0],
+      instanceType: groupInstanceTypes[0],
       bootstrap: "join",
       dynamic: true,
     },

@@ -13,10 +13,10 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
-import { DEFAULT_FLOW_LOG_RETENTION_DAYS, LOG_RETENTION_DAYS } from "../spec";
+import { LOG_RETENTION_DAYS } from "../spec";
 import type { Topology } from "../topology";
 import { NODE_ROLE_PATH } from "./node-iam";
-import { flowLogGroupName, flowLogKmsAlias, flowLogRoleName } from "../flow-logs";
+import { flowLogGroupName, flowLogKmsAlias, flowLogRetentionDays, flowLogRoleName } from "../flow-logs";
 
 export interface VpcFlowLogsProps {
   /** Stack, region and `spec.network.flowLogs` (required). */
@@ -57,7 +57,7 @@ export class VpcFlowLogs extends Construct {
       return;
     }
 
-    const retention = settings.retentionDays ?? DEFAULT_FLOW_LOG_RETENTION_DAYS;
+    const retention = flowLogRetentionDays(settings);
     if (!(LOG_RETENTION_DAYS as readonly number[]).includes(retention)) {
       throw new Error(`${this.node.path}: network.flowLogs.retentionDays: ${retention}: expected one of ${LOG_RETENTION_DAYS.join(", ")}`);
     }
