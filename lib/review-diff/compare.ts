@@ -136,6 +136,11 @@ export function compareStacks(base: SynthesizedStack | undefined, head: Synthesi
   };
 }
 
+/** The role whose nodes hold the etcd members: etcd nodes when external, else the control plane. */
+export function etcdMemberRole(topology: TopologySummary): "etcd" | "control-plane" {
+  return topology.etcdTopology === "external" ? "etcd" : "control-plane";
+}
+
 export function topologyOf(stack: SynthesizedStack | undefined): TopologySummary | undefined {
   const text = stack?.review.get("topology.json");
   return text ? (JSON.parse(text) as TopologySummary) : undefined;
@@ -243,7 +248,7 @@ function assessRisks(
   const disruptions: string[] = [];
   if (!base) return { quorumRisks, disruptions };
   const down = (change: NodeChangeKind) => change === "removed" || change === "replaced" || change === "stopped";
-  const memberRole = base.etcdTopology === "external" ? "etcd" : "control-plane";
+  const memberRole = etcdMemberRole(base);
   const members = base.nodes.filter((node) => node.role === memberRole).map((node) => node.name);
   const tolerated = base.etcd?.failuresTolerated ?? 0;
   const membersDown = nodes.filter((node) => members.includes(node.name) && down(node.change));

@@ -8,7 +8,7 @@
 import type { StackPlanOutcome } from "../plan/stack-plans";
 import type { PlannedAction } from "../plan/summary";
 import type { StackJson } from "../security-rules";
-import { StackDiff, topologyOf } from "./compare";
+import { etcdMemberRole, StackDiff, topologyOf } from "./compare";
 import type { PlanRow } from "./plan-report";
 import type { SynthesizedStack } from "./synth-output";
 
@@ -58,7 +58,7 @@ function planRisks(outcome: StackPlanOutcome, rows: readonly PlanRow[], base: Sy
   }
   const topology = topologyOf(base);
   if (outcome.kind !== "planned" || !topology) return risks;
-  const memberRole = topology.etcdTopology === "external" ? "etcd" : "control-plane";
+  const memberRole = etcdMemberRole(topology);
   const tolerated = topology.etcd?.failuresTolerated ?? 0;
   const gone = rows.filter((row) => row.address.startsWith("aws_instance.") && (row.action === "replace" || row.action === "delete"));
   const members = gone.filter((row) => row.role === memberRole);
