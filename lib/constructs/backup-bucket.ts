@@ -14,6 +14,7 @@
  * key policy delegates Decrypt through S3 to the account, node roles excluded).
  */
 import { Construct } from "constructs";
+import { accountAdministersKey } from "./node-iam";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
@@ -89,15 +90,7 @@ export class EtcdBackupBucket extends Construct {
 
     const keyPolicy = new DataAwsIamPolicyDocument(this, "key-policy", {
       statement: [
-        {
-          // As for the node-secret keys: no node role may administer it (it could grant itself Decrypt).
-          sid: "AccountAdministersKey",
-          effect: "Allow",
-          principals: [{ type: "AWS", identifiers: [`arn:${partition}:iam::${accountId}:root`] }],
-          condition: [{ test: "ArnNotLike", variable: "aws:PrincipalArn", values: [nodeRoles] }],
-          actions: ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"],
-          resources: ["*"],
-        },
+        accountAdministersKey(partition, accountId, props.nodeRolePath),
         {
           // Single-part uploads (put-object) need only a data key; the holders never decrypt.
           sid: "HoldersEncryptViaS3",

@@ -15,7 +15,7 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { LOG_RETENTION_DAYS } from "../spec";
 import type { Topology } from "../topology";
-import { NODE_ROLE_PATH } from "./node-iam";
+import { accountAdministersKey } from "./node-iam";
 import { flowLogGroupName, flowLogKmsAlias, flowLogRetentionDays, flowLogRoleName } from "../flow-logs";
 
 export interface VpcFlowLogsProps {
@@ -63,19 +63,10 @@ export class VpcFlowLogs extends Construct {
     }
     const groupName = flowLogGroupName(stack);
     const groupArn = `arn:${partition}:logs:${region}:${accountId}:log-group:${groupName}`;
-    const account = `arn:${partition}:iam::${accountId}:root`;
 
     const keyPolicy = new DataAwsIamPolicyDocument(this, "key-policy", {
       statement: [
-        {
-          sid: "AccountAdministersKey",
-          effect: "Allow",
-          principals: [{ type: "AWS", identifiers: [account] }],
-          // As for every key of the stack: no node role may administer it.
-          condition: [{ test: "ArnNotLike", variable: "aws:PrincipalArn", values: [`arn:${partition}:iam::${accountId}:role${NODE_ROLE_PATH}*`] }],
-          actions: ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"],
-          resources: ["*"],
-        },
+        accountAdministersKey(partition, accountId),
         {
           // CloudWatch Logs encrypts and decrypts the log group's records; the encryption context
           // names the log group, so the key serves no other.

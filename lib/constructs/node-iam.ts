@@ -97,6 +97,22 @@ const KEY_ADMIN_ACTIONS = [
   "kms:Update*",
 ];
 
+/**
+ * The statement every KMS key policy of the stack starts with: the account's IAM administers the
+ * key (and the root user can always recover it), but no node role can, whatever IAM policy it is
+ * given: CreateGrant or PutKeyPolicy would let it grant itself Decrypt.
+ */
+export function accountAdministersKey(partition: string, accountId: string, nodeRolePath: string = NODE_ROLE_PATH): DataAwsIamPolicyDocumentStatement {
+  return {
+    sid: "AccountAdministersKey",
+    effect: "Allow",
+    principals: [{ type: "AWS", identifiers: [`arn:${partition}:iam::${accountId}:root`] }],
+    actions: KEY_ADMIN_ACTIONS,
+    resources: ["*"],
+    condition: [{ test: "ArnNotLike", variable: "aws:PrincipalArn", values: [`arn:${partition}:iam::${accountId}:role${nodeRolePath}*`] }],
+  };
+}
+
 /*
  * The SSM agent's own calls (Systems Manager User Guide, "Reference: ec2messages, ssmmessages, and
  * other API calls"), nothing else. AmazonSSMManagedInstanceCore is deliberately not attached: it
@@ -280,17 +296,7 @@ export class NodeIdentity extends Construct {
       const conditions = [{ test: "StringEquals", variable: "kms:ViaService", values: [viaSsm] }];
       // In a key policy, "*" as the resource means this key.
       const statement: DataAwsIamPolicyDocumentStatement[] = [
-        {
-          // The account's IAM administers the key (and the root user can always recover it), but
-          // no node role can, whatever IAM policy it is given: CreateGrant or PutKeyPolicy would
-          // let it grant itself Decrypt.
-          sid: "AccountAdministersKey",
-          effect: "Allow",
-          principals: [{ type: "AWS", identifiers: [accountRoot] }],
-          actions: KEY_ADMIN_ACTIONS,
-          resources: ["*"],
-          condition: [{ test: "ArnNotLike", variable: "aws:PrincipalArn", values: [anyNodeRole] }],
-        },
+        accountAdministersKey(partition, account),
         {
           sid: `${sid}ReadersDecryptViaParameterStore`,
           effect: "Allow",
