@@ -100,6 +100,19 @@ test("a CNI switch shows the security-group rules it adds and removes", () => {
   expect(rules.removed).toContain("ingress worker <- worker 4789/udp");
 });
 
+test("a change only to a policy document (a data source) makes the stack changed, so the review shows and plans it", () => {
+  const base = readSynthOutput(path.join(work, "base"));
+  const stack = [...base.values()][0];
+  const json = JSON.parse(JSON.stringify(stack.json));
+  const documents = json.data.aws_iam_policy_document as Record<string, { statement: { actions?: string[] }[] }>;
+  const [name, document] = Object.entries(documents)[0];
+  document.statement[0].actions = [...(document.statement[0].actions ?? []), "ec2:DescribeInstances"];
+  const diff = compareStacks(stack, { ...stack, json });
+  expect(diff.status).toBe("changed");
+  expect(diff.resources.changed).toEqual([`data.aws_iam_policy_document.${name}`]);
+  expect(compareStacks(stack, stack).status).toBe("unchanged");
+});
+
 test("unified diff: deletions before insertions, with line numbers and context", () => {
   const before = ["a", "b", "c", "d", "e", "f", "g", "h"].join("\n") + "\n";
   const after = ["a", "b", "c", "D", "e", "f", "g", "h", "i"].join("\n") + "\n";

@@ -26,6 +26,8 @@ interface TerraformResource {
 
 export interface StackJson {
   readonly resource?: Record<string, Record<string, TerraformResource>>;
+  /** Data sources: the IAM and key policy documents among them. */
+  readonly data?: Record<string, Record<string, TerraformResource>>;
 }
 
 const GROUP_REFERENCE = /^\$\{aws_security_group\.([^.]+)\.id\}$/;

@@ -352,13 +352,16 @@ function failureTable(page: string | undefined): Map<string, { survives: boolean
 }
 
 function compareResources(base: StackJson | undefined, head: StackJson | undefined): ResourceChanges {
+  // Data sources too: a policy document (an IAM permission, a key policy) changes only there.
   const flatten = (json: StackJson | undefined) => {
     const out = new Map<string, string>();
-    for (const [type, resources] of Object.entries(json?.resource ?? {})) {
-      if (type === "aws_instance") continue;
-      for (const [name, resource] of Object.entries(resources)) {
-        const { "//": _metadata, ...rest } = resource;
-        out.set(`${type}.${name}`, JSON.stringify(rest));
+    for (const [prefix, blocks] of [["", json?.resource], ["data.", json?.data]] as const) {
+      for (const [type, resources] of Object.entries(blocks ?? {})) {
+        if (type === "aws_instance") continue;
+        for (const [name, resource] of Object.entries(resources)) {
+          const { "//": _metadata, ...rest } = resource;
+          out.set(`${prefix}${type}.${name}`, JSON.stringify(rest));
+        }
       }
     }
     return out;
