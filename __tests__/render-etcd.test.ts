@@ -230,7 +230,6 @@ describe("templates/etcd-pki.sh", () => {
   });
 
   (opensslInstalled || ciRequiresTools ? describe : describe.skip)("with openssl", () => {
-    // Not os.tmpdir(): jest.config.js points it at .jest-tmp, which other jest runs' teardown deletes.
     const dir = mkdtempSync(join(tmpdir(), "kubeadm-ha-etcd-pki-"));
     const run = (...args: string[]) => spawnSync("bash", [PKI_SCRIPT, ...args], { encoding: "utf8", timeout: 20_000 });
     const certificate = (file: string) =>

@@ -20,7 +20,6 @@ interface WriteFile {
   owner?: string;
 }
 
-// Not under the repo's .jest-tmp: another jest run's global teardown may delete that at any time.
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-ha-user-data-"));
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 

@@ -1,4 +1,5 @@
 const fs = require("fs");
+const path = require("path");
 
 /**
  * Removes only this run's temp folder (see jest.config.js). First it stops any process still
@@ -8,7 +9,7 @@ const fs = require("fs");
  */
 module.exports = async () => {
   const dir = process.env.KUBEADM_HA_TEST_TMP;
-  if (!dir || !dir.includes(".jest-tmp")) return;
+  if (!dir || !path.basename(dir).startsWith("kubeadm-ha-jest-run-")) return;
   for (const pid of processesUsing(dir)) {
     try {
       process.kill(pid, "SIGKILL");
