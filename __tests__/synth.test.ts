@@ -11,6 +11,9 @@ import * as path from "path";
 import { synthesizeClusters } from "../lib/app";
 import { SpecLoadError } from "../lib/load-specs";
 import { renderPolicyReview } from "../lib/review-policies";
+import { synthCommand } from "../lib/synth-command";
+import { App, DataResource, TerraformOutput, TerraformStack } from "cdktf";
+import { ClusterStack } from "../lib/cluster-stack";
 import { REPO_ROOT, SHIPPED_CLUSTERS } from "./support/specs";
 
 interface TerraformJson {
@@ -31,6 +34,45 @@ const instancesOf = (stack: string) => Object.values(stackJson(stack).resource.a
   tags: Record<string, string>;
 }>;
 const nodeNameOf = (stack: string, tags: Record<string, string>) => tags.Name.replace(`${stack}-`, "");
+
+test("cdktf's preparing pass, which ClusterStack skips, would change nothing in any shipped stack (no stack refers to another)", () => {
+  const prepared = fs.mkdtempSync(path.join(os.tmpdir(), "synth-prepared-"));
+  process.env.KUBEADM_HA_CDKTF_PREPARE = "1";
+  try {
+    synthesizeClusters({ clustersDir: path.join(REPO_ROOT, "clusters"), outdir: prepared });
+  } finally {
+    delete process.env.KUBEADM_HA_CDKTF_PREPARE;
+  }
+  for (const stack of SHIPPED_CLUSTERS) {
+    expect(fs.readFileSync(path.join(prepared, "stacks", stack, "cdk.tf.json"), "utf8")).toBe(read("stacks", stack, "cdk.tf.json"));
+  }
+  fs.rmSync(prepared, { recursive: true, force: true });
+});
+
+test("negative control: with a reference from one stack to another, skipping the preparing pass changes the output", () => {
+  // Two plain stacks that prepare the way ClusterStack does, or the way cdktf does.
+  const synth = (skip: boolean) => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "cross-stack-"));
+    const app = new App({ outdir, skipValidation: true });
+    class Prepared extends TerraformStack {
+      public prepareStack(): void {
+        if (skip) ClusterStack.prototype.prepareStack.call(this);
+        else super.prepareStack();
+      }
+    }
+    const origin = new Prepared(app, "origin");
+    const record = new DataResource(origin, "record", { input: { value: "x" } });
+    new TerraformOutput(new Prepared(app, "user"), "id", { value: record.id });
+    app.synth();
+    const json = ["origin", "user"].map((stack) => fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+    fs.rmSync(outdir, { recursive: true, force: true });
+    return json;
+  };
+  const [prepared, skipped] = [synth(false), synth(true)];
+  expect(prepared[1]).toContain("terraform_remote_state");
+  expect(skipped[1]).not.toContain("terraform_remote_state");
+  expect(skipped).not.toEqual(prepared);
+});
 
 function listFiles(dir: string, prefix = ""): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -169,6 +211,7 @@ describe("bad specs", () => {
 
   test("`npm run synth` exits non-zero with file: field: value: accepted, and prints warnings", () => {
     const clustersDir = clustersWith({ "prod.yaml": "controlPlane: {cuont: 2}\n" });
+    // The real entry point once, as the shell sees it; the other runs call the same command in-process.
     const bad = spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
       cwd: REPO_ROOT,
       env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out") },
@@ -179,16 +222,21 @@ describe("bad specs", () => {
     expect(fs.existsSync(path.join(clustersDir, "out"))).toBe(false);
 
     fs.writeFileSync(path.join(clustersDir, "prod.yaml"), "controlPlane: {count: 2}\n");
-    const good = spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out") },
-      encoding: "utf8",
-    });
+    const good = synthInProcess({ CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out") });
     expect(good.status).toBe(0);
     expect(good.stderr).toMatch(/warning: prod \(.*prod\.yaml\): etcd: 2 members stacked on the control-plane nodes tolerate zero failures/);
+    expect(good.stdout).toMatch(/^synthesized prod -> .*out\/stacks, review bundle -> .*out\/review$/m);
     expect(fs.existsSync(path.join(clustersDir, "out", "stacks", "prod", "cdk.tf.json"))).toBe(true);
   });
 });
+
+/** main.ts's command in this process, with `env` over this process's environment. */
+function synthInProcess(env: Record<string, string>): { status: number; stdout: string; stderr: string } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const status = synthCommand({ ...process.env, ...env }, { out: (line) => stdout.push(`${line}\n`), err: (line) => stderr.push(`${line}\n`) });
+  return { status, stdout: stdout.join(""), stderr: stderr.join("") };
+}
 
 describe("ha-report.json and strict mode", () => {
   test.each(SHIPPED_CLUSTERS)("%s: ha-report.json agrees with topology.json", (stack) => {
@@ -203,11 +251,7 @@ describe("ha-report.json and strict mode", () => {
   });
 
   const synth = (clustersDir: string, env: Record<string, string>) =>
-    spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out"), ...env },
-      encoding: "utf8",
-    });
+    synthInProcess({ CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out"), ...env });
 
   test("KUBEADM_HA_STRICT=1 makes every HA warning a synth error and writes nothing", () => {
     const clustersDir = fs.mkdtempSync(path.join(os.tmpdir(), "clusters-"));
