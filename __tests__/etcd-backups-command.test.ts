@@ -1,13 +1,16 @@
 /**
  * `npm run etcd-backups` (scripts/etcd-backups.ts) against a fake `aws` that lists the objects the
- * test puts in FAKE_LISTING: the age verdict and exit code, and a restore plan whose per-member
- * commands carry the rendered names, peer URLs and one shared initial cluster.
+ * test gives it: the age verdict and exit code, and a restore plan whose per-member commands carry
+ * the rendered names, peer URLs and one shared initial cluster. The command runs in-process with a
+ * fake AWS CLI function; two runs are real processes with a fake `aws` on PATH, for the entry point,
+ * the AWS CLI's arguments and the exit codes as the shell sees them.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { etcdInitialCluster } from "../lib/render/etcd";
+import { etcdBackupsMain } from "../scripts/etcd-backups";
 import { installFakes } from "./support/node-sandbox";
 import { REPO_ROOT, shippedTopology } from "./support/specs";
 
@@ -27,7 +30,29 @@ esac`,
   }),
 );
 
-function run(args: string[], listing: string[]) {
+interface Run { code: number | null; stdout: string; stderr: string; calls: string }
+
+/** The command in-process; the fake answers as the PATH fake does and records its arguments the same way. */
+function run(args: string[], listing: string[]): Run {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const calls: string[] = [];
+  const aws = (region: string, awsArgs: readonly string[]): string => {
+    calls.push(["--region", region, ...awsArgs].join(" "));
+    if (awsArgs[0] === "sts" && awsArgs[1] === "get-caller-identity") return "111122223333";
+    if (awsArgs[0] === "s3api" && awsArgs[1] === "list-objects-v2") {
+      const prefix = awsArgs[awsArgs.indexOf("--prefix") + 1];
+      const matches = listing.filter((line) => line.startsWith(prefix));
+      return matches.length > 0 ? matches.join("\n") : "None";
+    }
+    throw new Error(`unexpected aws ${awsArgs.join(" ")}`);
+  };
+  const code = etcdBackupsMain(args, { aws, out: (text) => stdout.push(`${text}\n`), err: (text) => stderr.push(`${text}\n`) });
+  return { code, stdout: stdout.join(""), stderr: stderr.join(""), calls: calls.map((line) => `${line}\n`).join("") };
+}
+
+/** The command as `npm run etcd-backups` starts it, a real process with the fake `aws` first on PATH. */
+function runProcess(args: string[], listing: string[]): Run {
   const listingFile = path.join(BASE, `listing-${Math.random()}`);
   fs.writeFileSync(listingFile, listing.map((line) => `${line}\n`).join(""));
   const calls = path.join(BASE, `calls-${Math.random()}`);
@@ -47,8 +72,8 @@ const object = (secondsAgo: number, member = "etcd-2") => {
   return `etcd/${dayOf(when)}/${stamp}-${member}.db\t${when.toISOString()}`;
 };
 
-test("age: a fresh snapshot is ok (exit 0), in the stack's bucket and region", () => {
-  const result = run(["external-etcd", "age"], [object(3600), object(300)]);
+test.each([["in-process", run], ["as a process", runProcess]])("age (%s): a fresh snapshot is ok (exit 0), in the stack's bucket and region", (_how, command) => {
+  const result = command(["external-etcd", "age"], [object(3600), object(300)]);
   expect(result.stdout).toMatch(/^external-etcd: ok: newest snapshot s3:\/\/external-etcd-etcd-111122223333-eu-west-1\/etcd\/\S+ is 30\ds old \(limit 1800s\)$/m);
   expect(result.code).toBe(0);
   expect(result.calls).toMatch(/^--region eu-west-1 s3api list-objects-v2 --bucket external-etcd-etcd-111122223333-eu-west-1 --prefix etcd\/\d{4}\/\d{2}\/\d{2}\//m);
@@ -91,5 +116,9 @@ test("bad arguments: usage, exit 2", () => {
     const result = run(args, []);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^etcd-backups: /);
+    expect(result.calls).toBe("");
   }
+  const process = runProcess(["five-server", "delete"], []);
+  expect([process.code, process.stdout]).toEqual([2, ""]);
+  expect(process.stderr).toMatch(/^etcd-backups: delete: expected age or restore-plan\nusage: npm run etcd-backups/);
 });

@@ -22,12 +22,31 @@ const USAGE = "usage: npm run etcd-backups -- STACK age | STACK restore-plan [--
 
 class UsageError extends Error {}
 
-function aws(region: string, args: string[]): string {
+/** What the command reaches outside itself; the defaults are the real ones. */
+export interface EtcdBackupsDeps {
+  /** Default: CLUSTERS_DIR, else the repo's clusters/. */
+  readonly clustersDir?: string;
+  /** Runs `aws --region REGION ...args` and returns its trimmed stdout. Default: the AWS CLI on PATH. */
+  readonly aws?: (region: string, args: readonly string[]) => string;
+  /** Default: console.log. */
+  readonly out?: (text: string) => void;
+  /** Default: console.error. */
+  readonly err?: (text: string) => void;
+  /** Default: the current time. */
+  readonly now?: Date;
+}
+
+function awsCli(region: string, args: readonly string[]): string {
   return execFileSync("aws", ["--region", region, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
 
-function topologyOf(stack: string): Topology {
-  const dir = path.resolve(process.env.CLUSTERS_DIR ?? path.join(__dirname, "..", "clusters"));
+interface Io {
+  readonly aws: (region: string, args: readonly string[]) => string;
+  readonly out: (text: string) => void;
+}
+
+function topologyOf(stack: string, clustersDir: string | undefined): Topology {
+  const dir = path.resolve(clustersDir ?? process.env.CLUSTERS_DIR ?? path.join(__dirname, "..", "clusters"));
   const loaded = loadClusterSpecs(dir).find((spec) => spec.spec.name === stack);
   if (!loaded) throw new UsageError(`${stack}: no clusters/${stack}.yaml in ${dir}`);
   if (!loaded.spec.backups.enabled) throw new UsageError(`${stack}: backups.enabled is false in ${loaded.file}; there are no backups`);
@@ -40,11 +59,11 @@ interface Snapshot {
 }
 
 /** Today's and yesterday's snapshots (UTC), newest first. */
-function recentSnapshots(topology: Topology, bucket: string, now: Date): Snapshot[] {
+function recentSnapshots(io: Io, topology: Topology, bucket: string, now: Date): Snapshot[] {
   const days = [now, new Date(now.getTime() - 86400_000)].map((day) => day.toISOString().slice(0, 10).replace(/-/g, "/"));
   const found: Snapshot[] = [];
   for (const day of days) {
-    const listed = aws(topology.spec.region, ["s3api", "list-objects-v2", "--bucket", bucket, "--prefix", `${BACKUP_OBJECT_PREFIX}/${day}/`,
+    const listed = io.aws(topology.spec.region, ["s3api", "list-objects-v2", "--bucket", bucket, "--prefix", `${BACKUP_OBJECT_PREFIX}/${day}/`,
       "--query", "Contents[].[Key,LastModified]", "--output", "text"]);
     for (const line of listed.split("\n")) {
       const [key, modified] = line.split("\t");
@@ -54,21 +73,21 @@ function recentSnapshots(topology: Topology, bucket: string, now: Date): Snapsho
   return found.sort((a, b) => b.modified.getTime() - a.modified.getTime());
 }
 
-function age(topology: Topology, bucket: string, now: Date): number {
+function age(io: Io, topology: Topology, bucket: string, now: Date): number {
   const limit = backupMaxAgeSeconds(topology.spec);
-  const [newest] = recentSnapshots(topology, bucket, now);
+  const [newest] = recentSnapshots(io, topology, bucket, now);
   if (!newest) {
-    console.log(`${topology.stack}: STALE: no snapshot in s3://${bucket}/${BACKUP_OBJECT_PREFIX}/ today or yesterday (UTC)`);
+    io.out(`${topology.stack}: STALE: no snapshot in s3://${bucket}/${BACKUP_OBJECT_PREFIX}/ today or yesterday (UTC)`);
     return 1;
   }
   const seconds = Math.round((now.getTime() - newest.modified.getTime()) / 1000);
   const verdict = seconds <= limit ? "ok" : "STALE";
-  console.log(`${topology.stack}: ${verdict}: newest snapshot s3://${bucket}/${newest.key} is ${seconds}s old (limit ${limit}s)`);
+  io.out(`${topology.stack}: ${verdict}: newest snapshot s3://${bucket}/${newest.key} is ${seconds}s old (limit ${limit}s)`);
   return seconds <= limit ? 0 : 1;
 }
 
-function restorePlan(topology: Topology, bucket: string, now: Date, snapshotKey: string | undefined): number {
-  const key = snapshotKey ?? recentSnapshots(topology, bucket, now)[0]?.key;
+function restorePlan(io: Io, topology: Topology, bucket: string, now: Date, snapshotKey: string | undefined): number {
+  const key = snapshotKey ?? recentSnapshots(io, topology, bucket, now)[0]?.key;
   if (!key) throw new UsageError(`${topology.stack}: no recent snapshot; pass --snapshot KEY (aws s3 ls s3://${bucket}/${BACKUP_OBJECT_PREFIX}/ --recursive)`);
   const stacked = topology.etcd.topology === "stacked";
   const token = `kubeadm-ha-${topology.stack}-etcd-restore-${now.toISOString().replace(/[-:T]/g, "").slice(0, 14)}`;
@@ -107,11 +126,14 @@ function restorePlan(topology: Topology, bucket: string, now: Date, snapshotKey:
     "# 6. Start the API servers, then check kubectl get nodes:",
     "mv /root/kube-apiserver.yaml /etc/kubernetes/manifests/kube-apiserver.yaml",
   );
-  console.log(lines.join("\n"));
+  io.out(lines.join("\n"));
   return 0;
 }
 
-function main(argv: string[]): number {
+/** The command: argv after `npm run etcd-backups --`; returns the exit code (0, 1 stale or failed, 2 usage). */
+export function etcdBackupsMain(argv: readonly string[], deps: EtcdBackupsDeps = {}): number {
+  const io: Io = { aws: deps.aws ?? awsCli, out: deps.out ?? ((text) => console.log(text)) };
+  const err = deps.err ?? ((text: string) => console.error(text));
   const [stack, command, ...rest] = argv;
   try {
     if (!stack || !command) throw new UsageError(USAGE);
@@ -121,24 +143,24 @@ function main(argv: string[]): number {
       snapshot = rest[index + 1];
     }
     if (command !== "age" && command !== "restore-plan") throw new UsageError(`${command}: expected age or restore-plan\n${USAGE}`);
-    const topology = topologyOf(stack);
-    const account = aws(topology.spec.region, ["sts", "get-caller-identity", "--query", "Account", "--output", "text"]);
+    const topology = topologyOf(stack, deps.clustersDir);
+    const account = io.aws(topology.spec.region, ["sts", "get-caller-identity", "--query", "Account", "--output", "text"]);
     if (!/^\d{12}$/.test(account)) throw new Error(`aws sts get-caller-identity gave ${JSON.stringify(account)}, not an account id`);
     const bucket = backupBucketName(stack, account, topology.spec.region);
-    const now = new Date();
-    return command === "age" ? age(topology, bucket, now) : restorePlan(topology, bucket, now, snapshot);
+    const now = deps.now ?? new Date();
+    return command === "age" ? age(io, topology, bucket, now) : restorePlan(io, topology, bucket, now, snapshot);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`etcd-backups: ${error.message}`);
+      err(`etcd-backups: ${error.message}`);
       return 2;
     }
     if (error instanceof SpecLoadError) {
-      console.error(`etcd-backups: invalid cluster spec\n${error.problems.join("\n")}`);
+      err(`etcd-backups: invalid cluster spec\n${error.problems.join("\n")}`);
       return 2;
     }
-    console.error(`etcd-backups: ${(error as Error).message}`);
+    err(`etcd-backups: ${(error as Error).message}`);
     return 1;
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+if (require.main === module) process.exitCode = etcdBackupsMain(process.argv.slice(2));
