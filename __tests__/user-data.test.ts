@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { spawnSync, type SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -23,11 +23,19 @@ interface WriteFile {
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-ha-user-data-"));
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
-/** The real CLI, one process per file: kept for the checks that the batch validator agrees with it. */
+/**
+ * The real CLI, one process per file: kept for the checks that the batch validator agrees with it.
+ * Once per distinct document (the negative control and the agreement check share the broken one).
+ */
+const cliRuns = new Map<string, SpawnSyncReturns<string>>();
 function cloudInitSchemaCli(name: string, userData: string) {
+  const known = cliRuns.get(userData);
+  if (known) return known;
   const file = path.join(workDir, `${name}.yaml`);
   fs.writeFileSync(file, userData);
-  return spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+  const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+  cliRuns.set(userData, result);
+  return result;
 }
 
 /** Bytes EC2 receives: the document, or its gzip when the stack sends it compressed (lib/ec2.ts). */
@@ -55,10 +63,15 @@ const cases: [string, string, Topology, ClusterNode][] = SHIPPED_CLUSTERS.flatMa
   return [...topology.nodes, ...template].map((node): [string, string, Topology, ClusterNode] => [stack, node.name, topology, node]);
 });
 
-// Every shipped node's user-data through cloud-init's schema validation and PyYAML, in one process.
-let shippedResults: Record<string, CloudInitSchemaResult>;
+// The documents below, built while the tests are collected: every shipped node's user-data, and
+// those of the tests further down. All go through cloud-init's schema validation and PyYAML in one
+// process, started once.
+const schemaDocuments: Record<string, string> = Object.fromEntries(
+  cases.map(([stack, name, topology, node]) => [`${stack}-${name}`, renderUserData(topology, node)]),
+);
+let schemaResults: Record<string, CloudInitSchemaResult>;
 beforeAll(() => {
-  shippedResults = cloudInitSchemaAll(workDir, Object.fromEntries(cases.map(([stack, name, topology, node]) => [`${stack}-${name}`, renderUserData(topology, node)])));
+  schemaResults = cloudInitSchemaAll(workDir, schemaDocuments);
 });
 
 describe.each(cases)("%s %s", (stack, name, topology, node) => {
@@ -66,7 +79,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
 
   test("is a #cloud-config that the real cloud-init schema accepts", () => {
     expect(userData.startsWith("#cloud-config\n")).toBe(true);
-    const result = shippedResults[`${stack}-${name}`];
+    const result = schemaResults[`${stack}-${name}`];
     expect(result.message).toMatch(/Valid cloud-config/);
     expect(result.valid).toBe(true);
   });
@@ -93,7 +106,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 
   test("PyYAML, which cloud-init uses, reads the same files as the renderer wrote", () => {
-    expect(shippedResults[`${stack}-${name}`].writeFiles).toEqual(parse(userData).write_files);
+    expect(schemaResults[`${stack}-${name}`].writeFiles).toEqual(parse(userData).write_files);
   });
 
   test("is stable: rendering twice gives identical bytes", () => {
@@ -151,20 +164,16 @@ test("production's Auto Scaling group template: identity from the instance at bo
   for (const node of topology.nodes) expect(files.map((file) => file.content).join("\n")).not.toContain(node.privateIp);
 });
 
+const bigFlannel = inlineTopology(
+  "big-flannel",
+  "controlPlane: {count: 7}\nworkers: {count: 3}\ncni: {plugin: flannel}\nloadBalancer: {kind: nginx}\n",
+);
+for (const node of bigFlannel.nodes) schemaDocuments[`big-${node.name}`] = renderUserData(bigFlannel, node);
+
 test("a flannel cluster with nginx and 7 control-plane nodes also fits and validates", () => {
-  const topology = inlineTopology(
-    "big-flannel",
-    "controlPlane: {count: 7}\nworkers: {count: 3}\ncni: {plugin: flannel}\nloadBalancer: {kind: nginx}\n",
-  );
-  const documents: Record<string, string> = {};
-  for (const node of topology.nodes) {
-    const userData = renderUserData(topology, node);
-    expect(ec2Bytes(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
-    documents[`big-${node.name}`] = userData;
-  }
-  const results = cloudInitSchemaAll(workDir, documents);
-  expect(Object.keys(results)).toHaveLength(topology.nodes.length);
-  for (const result of Object.values(results)) {
+  for (const node of bigFlannel.nodes) {
+    expect(ec2Bytes(schemaDocuments[`big-${node.name}`])).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    const result = schemaResults[`big-${node.name}`];
     expect(result.message).toMatch(/Valid cloud-config/);
     expect(result.valid).toBe(true);
   }
@@ -188,13 +197,18 @@ test.each(["calico", "flannel"])("the largest spec (32-character stack name, 7 c
   }
 });
 
-test("a node whose files exceed the limit gets its largest files gzip+base64 encoded, and only those", () => {
+// A worker with one file padded past what plain text can carry; the rest must stay readable.
+const oversized = (() => {
   const topology = shippedTopology("five-server");
   const node = topology.workers[0];
-  const files = renderNodeFiles(topology, node);
-  // Pad one file past what plain text can carry; the rest must stay readable.
-  const padded = files.map((file) => (file.path === KUBEADM_CONFIG_PATH ? { ...file, content: `${file.content}# ${"x".repeat(9000)}\n` } : file));
-  const userData = renderUserData(topology, node, padded);
+  const padded = renderNodeFiles(topology, node).map((file) =>
+    (file.path === KUBEADM_CONFIG_PATH ? { ...file, content: `${file.content}# ${"x".repeat(9000)}\n` } : file));
+  return { padded, userData: renderUserData(topology, node, padded) };
+})();
+schemaDocuments.compressed = oversized.userData;
+
+test("a node whose files exceed the limit gets its largest files gzip+base64 encoded, and only those", () => {
+  const { padded, userData } = oversized;
   expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT_BYTES);
   const written = (parse(userData).write_files as { path: string; encoding?: string; content: string }[]);
   const encoded = written.filter((entry) => entry.encoding === "gz+b64");
@@ -206,7 +220,7 @@ test("a node whose files exceed the limit gets its largest files gzip+base64 enc
     const content = entry.encoding === "gz+b64" ? gunzipSync(Buffer.from(entry.content, "base64")).toString("utf8") : entry.content;
     expect(content).toBe(original);
   }
-  const result = cloudInitSchemaAll(workDir, { compressed: userData }).compressed;
+  const result = schemaResults.compressed;
   expect(result.message).toMatch(/Valid cloud-config/);
   expect(result.valid).toBe(true);
 });
@@ -263,6 +277,9 @@ test("a node that does not fit even so gets the plain document, which the stack 
 });
 
 const BROKEN = "#cloud-config\nwrite_files:\n- path: /x\n  permissions: 644\nruncmd: 3\n";
+const fiveServer = shippedTopology("five-server");
+const GOOD = renderUserData(fiveServer, fiveServer.initNode);
+Object.assign(schemaDocuments, { "agree-broken": BROKEN, "agree-good": GOOD, "agree-broken-again": BROKEN });
 
 test("negative control: cloud-init schema rejects a broken document", () => {
   const result = cloudInitSchemaCli("broken", BROKEN);
@@ -271,9 +288,7 @@ test("negative control: cloud-init schema rejects a broken document", () => {
 });
 
 test("the one-process validator agrees with the cloud-init CLI, on a broken document and on a shipped node", () => {
-  const topology = shippedTopology("five-server");
-  const good = renderUserData(topology, topology.initNode);
-  const batch = cloudInitSchemaAll(workDir, { "agree-broken": BROKEN, "agree-good": good, "agree-broken-again": BROKEN });
+  const batch = schemaResults;
   expect(batch["agree-broken"].valid).toBe(false);
   expect(batch["agree-broken"].message).toMatch(/runcmd: 3 is not of type 'array'/);
   expect(batch["agree-broken"].message).toMatch(/permissions: 644 is not of type 'string'/);
@@ -283,7 +298,7 @@ test("the one-process validator agrees with the cloud-init CLI, on a broken docu
   const cli = cloudInitSchemaCli("agree-broken-cli", BROKEN);
   expect(cli.status).not.toBe(0);
   for (const message of ["runcmd: 3 is not of type 'array'", "permissions: 644 is not of type 'string'"]) expect(cli.stdout + cli.stderr).toContain(message);
-  const cliGood = cloudInitSchemaCli("agree-good-cli", good);
+  const cliGood = cloudInitSchemaCli("agree-good-cli", GOOD);
   expect(cliGood.status).toBe(0);
   expect(cliGood.stdout).toMatch(/Valid cloud-config/);
 });
