@@ -181,7 +181,7 @@ describe("control-plane certificate renewal (five-server)", () => {
     const box = sandbox();
     box.controlPlane(first, 20);
     fs.writeFileSync(path.join(box.state, "lease"), `${second.name} ${new Date().toISOString()}`);
-    const result = box.run(first, "renew-certs.sh", { KUBEADM_HA_WAIT_SECONDS: "2" });
+    const result = box.run(first, "renew-certs.sh", { KUBEADM_HA_WAIT_SECONDS: "1" });
     expect(result.code).not.toBe(0);
     expect(nodeLog(box.root(first))).toMatch(/gave up waiting for the renewal lock/);
     expect(box.events().map((event) => event.what)).not.toContain("certs renew all");
