@@ -37,17 +37,6 @@ export const BOOT_UNIT_PATH = `/etc/systemd/system/${BOOT_UNIT}`;
 export const BOOT_RETRY = { firstDelaySeconds: 15, steps: 6, maxDelaySeconds: 300 } as const;
 
 const TEMPLATE_DIR = path.join(__dirname, "..", "..", "templates");
-const templateCache = new Map<string, string>();
-
-/** Reads templates/<name> once per process; the content is the file exactly as committed. */
-function template(name: string): string {
-  let content = templateCache.get(name);
-  if (content === undefined) {
-    content = fs.readFileSync(path.join(TEMPLATE_DIR, name), "utf8");
-    templateCache.set(name, content);
-  }
-  return content;
-}
 
 /**
  * A boot script as installed: the template without its comment lines (`# shellcheck` directives
@@ -84,8 +73,19 @@ export function installedScript(name: string, source: string): string {
  * 0644: every script is run as `bash <script>` (the boot unit, boot.sh, the timer's service) or sourced,
  * never executed directly, and the default mode costs no bytes in the user-data.
  */
+const installedScripts = new Map<string, string>();
+
+/**
+ * A boot script as every node receives it: templates/<name> as committed, installed
+ * (installedScript). The same bytes on every node, so read and made once per process.
+ */
 function script(name: string): NodeFile {
-  return { path: `${SCRIPT_DIR}/${name}`, content: installedScript(name, template(name)), permissions: "0644" };
+  let content = installedScripts.get(name);
+  if (content === undefined) {
+    content = installedScript(name, fs.readFileSync(path.join(TEMPLATE_DIR, name), "utf8"));
+    installedScripts.set(name, content);
+  }
+  return { path: `${SCRIPT_DIR}/${name}`, content, permissions: "0644" };
 }
 
 /** The scripts boot.sh runs, in order. */
