@@ -1,8 +1,13 @@
+/**
+ * Every script, as written in templates/ and scripts/ and as each node receives it, through the
+ * real shellcheck. Some 3 s of shellcheck's CPU: run by `npm run test:integration` (jest.slow-suites.js);
+ * scripts.test.ts keeps the quick checks of the scripts' form in `npm test`.
+ */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { installedScript, renderNodeFiles, SCRIPT_DIR } from "../lib/render/node-files";
+import { renderNodeFiles, SCRIPT_DIR } from "../lib/render/node-files";
 import { inlineTopology, REPO_ROOT, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
 
 const TEMPLATES = path.join(REPO_ROOT, "templates");
@@ -12,13 +17,6 @@ function shellcheck(files: string[], cwd: string) {
   // -x follows `source` into common.sh; the scripts' own directives say where it is.
   return spawnSync("shellcheck", ["-x", "--format=gcc", ...files], { cwd, encoding: "utf8" });
 }
-
-test("templates hold the boot scripts", () => {
-  expect(scripts).toEqual(expect.arrayContaining([
-    "boot.sh", "common.sh", "install-kubernetes.sh", "init-control-plane.sh", "join-node.sh", "refresh-join-token.sh",
-    "load-balancer.sh", "etcd-node.sh",
-  ]));
-});
 
 test("shellcheck passes on scripts/get-kubeconfig.sh and restore-etcd.sh (run by the operator)", () => {
   const result = shellcheck(["get-kubeconfig.sh", "restore-etcd.sh"], path.join(REPO_ROOT, "scripts"));
@@ -41,21 +39,6 @@ test("shellcheck over every template reports nothing and exits 0", () => {
 test.each(scripts)("shellcheck passes on templates/%s", (name) => {
   const findings = templates.stdout.split("\n").filter((line) => line.startsWith(`${name}:`));
   expect(findings).toEqual([]);
-});
-
-// common.sh and renew-etcd-client.sh are sourced, not run (`# shellcheck shell=bash`, no shebang).
-const sourced = (name: string) => fs.readFileSync(path.join(TEMPLATES, name), "utf8").startsWith("# shellcheck shell=bash\n");
-test.each(scripts.filter((name) => !sourced(name)))("templates/%s is strict bash", (name) => {
-  const text = fs.readFileSync(path.join(TEMPLATES, name), "utf8");
-  expect(text.startsWith("#!/usr/bin/env bash\n")).toBe(true);
-  expect(text).toMatch(/^set -euo pipefail$/m);
-});
-
-test.each(scripts)("the installed (comment-free) templates/%s still parses", (name) => {
-  const installed = installedScript(name, fs.readFileSync(path.join(TEMPLATES, name), "utf8"));
-  const result = spawnSync("bash", ["-n"], { input: installed, encoding: "utf8" });
-  expect(result.stderr).toBe("");
-  expect(result.status).toBe(0);
 });
 
 // What a node receives (comment-stripped, tab-indented) must pass the shellcheck the templates pass.
