@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { renderCluster } from "../lib/app";
+import { renderCluster } from "../lib/render/cluster";
 import { inlineTopology, REPO_ROOT } from "./support/specs";
 import { FakeCluster } from "./support/fake-cluster";
 import { rotateMain } from "../scripts/rotate";

@@ -6,7 +6,7 @@ import { analyzeFailures } from "../lib/failure-analysis";
 import { HAPROXY_FAILOVER_TUNING, haproxyWorstCaseMarkDownMs } from "../lib/load-balancers/haproxy";
 import { NGINX_FAILOVER_TUNING } from "../lib/load-balancers/nginx";
 import { renderReviewBundle } from "../lib/review";
-import { renderCluster } from "../lib/app";
+import { renderCluster } from "../lib/render/cluster";
 import { inlineTopology, REPO_ROOT, shippedTopology } from "./support/specs";
 import { validateSpec } from "../lib/validate";
 

@@ -4,7 +4,6 @@
  * validation, warnings, review and failure analysis.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { Testing } from "cdktf";
 import { SpecError, specWarnings, validateSpec } from "../lib/validate";
@@ -14,12 +13,13 @@ import { analyzeFailures } from "../lib/failure-analysis";
 import { buildHaReport } from "../lib/ha-report";
 import { securityRulesOf } from "../lib/security-rules";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES } from "../lib/vpc-endpoints";
-import { renderCluster, synthesizeClusters } from "../lib/app";
+import { shippedSynthOutdir } from "./support/shipped-synth";
+import { renderCluster } from "../lib/render/cluster";
 import { dynamicHostStart, reservedHostBlocks } from "../lib/addressing";
 import { mustParseCidr } from "../lib/cidr";
 import { renderReviewBundle } from "../lib/review";
 import { renderPolicyReview } from "../lib/review-policies";
-import { inlineTopology, REPO_ROOT, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
+import { inlineTopology, shippedTopology, SHIPPED_CLUSTERS } from "./support/specs";
 
 type Json = Record<string, any>;
 
@@ -354,9 +354,10 @@ describe("network.flowLogs", () => {
 });
 
 describe("review", () => {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "least-privilege-"));
-  beforeAll(() => synthesizeClusters({ clustersDir: path.join(REPO_ROOT, "clusters"), outdir }));
-  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  let outdir: string;
+  beforeAll(() => {
+    outdir = shippedSynthOutdir();
+  });
   const page = (stack: string) => fs.readFileSync(path.join(outdir, "review", stack, "REVIEW.md"), "utf8");
 
   test("REVIEW.md's traffic diagram shows the endpoints' HTTPS from the VPC and the narrowed egress", () => {

@@ -6,7 +6,7 @@ import { Testing } from "cdktf";
 import { SpecError, specWarnings, validateSpec } from "../lib/validate";
 import type { ClusterNode, Topology } from "../lib/topology";
 import { ClusterStack } from "../lib/cluster-stack";
-import { renderCluster } from "../lib/app";
+import { renderCluster } from "../lib/render/cluster";
 import { renderNodeFiles } from "../lib/render/node-files";
 import { kubeadmDocuments } from "../lib/render/kubeadm";
 import { analyzeFailures, survivalSummary } from "../lib/failure-analysis";

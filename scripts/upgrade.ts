@@ -4,7 +4,7 @@
  * ClusterConfiguration to the running control plane (lib/day2/upgrade.ts). `--to` the running
  * version only reconfigures. Resumes an interrupted run from state/<stack>.upgrade.json.
  */
-import { renderCluster } from "../lib/app";
+import { renderCluster } from "../lib/render/cluster";
 import { Day2Error } from "../lib/day2/cluster-ops";
 import { topologyAtVersion, upgrade } from "../lib/day2/upgrade";
 import { CliDeps, day2Context, parseArgs, runCli } from "./day2/cli";

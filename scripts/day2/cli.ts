@@ -5,7 +5,7 @@
 import * as path from "path";
 import { loadClusterSpecs, SpecLoadError } from "../../lib/load-specs";
 import { buildTopology, Topology } from "../../lib/topology";
-import { renderCluster } from "../../lib/app";
+import { renderCluster } from "../../lib/render/cluster";
 import type { ClusterOps } from "../../lib/day2/cluster-ops";
 import { Day2Error } from "../../lib/day2/cluster-ops";
 import type { Day2Context, MembershipCounts } from "../../lib/day2/health";
