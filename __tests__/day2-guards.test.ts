@@ -17,6 +17,7 @@ import { ROLE_GUARDS } from "../lib/day2/role-guards";
 import { ROLE_PROFILES } from "../lib/roles";
 import { synthesizeClusters } from "../lib/app";
 import { REPO_ROOT, shippedTopology } from "./support/specs";
+import { shippedSynthOutdir } from "./support/shipped-synth";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -77,20 +78,27 @@ describe("change classes", () => {
 const roots: string[] = [];
 afterAll(() => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
 
-function synth(lifts: Record<string, GuardLift> = {}): (stack: string) => Json {
+/** Synthesizes the shipped specs of `stacks` (default: those the lifts name) with the lifts. */
+function synth(lifts: Record<string, GuardLift>, stacks: readonly string[] = Object.keys(lifts)): (stack: string) => Json {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "day2-guards-"));
   roots.push(root);
+  const clustersDir = path.join(root, "clusters");
+  fs.mkdirSync(clustersDir);
+  for (const stack of stacks) fs.copyFileSync(path.join(REPO_ROOT, "clusters", `${stack}.yaml`), path.join(clustersDir, `${stack}.yaml`));
   const outdir = path.join(root, "cdktf.out");
-  synthesizeClusters({ clustersDir: path.join(REPO_ROOT, "clusters"), outdir, guardLifts: new Map(Object.entries(lifts)) });
-  return (stack) => JSON.parse(fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+  synthesizeClusters({ clustersDir, outdir, guardLifts: new Map(Object.entries(lifts)) });
+  return (stack) => stackJson(outdir, stack);
 }
+
+const stackJson = (outdir: string, stack: string): Json => JSON.parse(fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
 
 const instanceOf = (doc: Json, stack: string, node: string): Json =>
   Object.values(doc.resource.aws_instance as Record<string, Json>).find((instance) => instance.tags.Name === `${stack}-${node}`)!;
 const data = (doc: Json, name: string): Json => doc.resource.terraform_data[name];
 
 describe("guards in the synthesized stacks", () => {
-  const plain = synth();
+  // Read-only: clusters/ as `npm run synth` writes it, shared with other suites.
+  const plain = (stack: string): Json => stackJson(shippedSynthOutdir(), stack);
 
   test.each(["five-server", "external-etcd"])("%s: one prevent_destroy guard per immutable field, holding its value", (stack) => {
     const doc = plain(stack);
@@ -135,7 +143,7 @@ describe("guards in the synthesized stacks", () => {
   test("synth needs no Terraform binary: the guards run no `terraform version` (a process per node record)", () => {
     const spawned = [jest.spyOn(childProcess, "execSync"), jest.spyOn(childProcess, "spawnSync"), jest.spyOn(childProcess, "execFileSync")];
     try {
-      const doc = synth()("external-etcd");
+      const doc = synth({}, ["external-etcd"])("external-etcd");
       expect(Object.keys(doc.resource.terraform_data).length).toBeGreaterThan(10);
       for (const spy of spawned) expect(spy.mock.calls).toEqual([]);
       // Terraform itself refuses an older version at plan time.
@@ -202,7 +210,7 @@ describe("guards in the synthesized stacks", () => {
   });
 
   test("KUBEADM_HA_ALLOW_DESTROY lifts every guard of its stack only", () => {
-    const synthesized = synth({ "five-server": { allowDestroy: true } });
+    const synthesized = synth({ "five-server": { allowDestroy: true } }, ["five-server", "external-etcd"]);
     const doc = synthesized("five-server");
     for (const resource of Object.values(doc.resource.terraform_data as Record<string, Json>)) {
       expect(resource.lifecycle.prevent_destroy ?? false).toBe(false);

@@ -3,16 +3,16 @@
  * as synthesized (never a second list), deterministic.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { synthesizeClusters } from "../lib/app";
 import { renderPlacementDiagram, renderTrafficDiagram } from "../lib/diagram";
 import { describeRule, securityRulesOf, StackJson } from "../lib/security-rules";
-import { inlineTopology, REPO_ROOT, shippedTopology } from "./support/specs";
+import { inlineTopology, shippedTopology } from "./support/specs";
+import { shippedSynthOutdir } from "./support/shipped-synth";
 
-const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "diagram-"));
-beforeAll(() => synthesizeClusters({ clustersDir: path.join(REPO_ROOT, "clusters"), outdir }));
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+let outdir: string;
+beforeAll(() => {
+  outdir = shippedSynthOutdir();
+});
 
 const stackJson = (stack: string): StackJson =>
   JSON.parse(fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));

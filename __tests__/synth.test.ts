@@ -15,15 +15,18 @@ import { synthCommand } from "../lib/synth-command";
 import { App, DataResource, TerraformOutput, TerraformStack } from "cdktf";
 import { ClusterStack } from "../lib/cluster-stack";
 import { REPO_ROOT, SHIPPED_CLUSTERS } from "./support/specs";
+import { shippedSynthOutdir } from "./support/shipped-synth";
 
 interface TerraformJson {
   resource: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, { value: unknown }>;
 }
 
-const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "synth-"));
-beforeAll(() => synthesizeClusters({ clustersDir: path.join(REPO_ROOT, "clusters"), outdir }));
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+// Read-only: clusters/ as `npm run synth` writes it, shared with other suites.
+let outdir: string;
+beforeAll(() => {
+  outdir = shippedSynthOutdir();
+});
 
 const read = (...parts: string[]) => fs.readFileSync(path.join(outdir, ...parts), "utf8");
 const stackJson = (stack: string): TerraformJson => JSON.parse(read("stacks", stack, "cdk.tf.json"));
