@@ -44,8 +44,19 @@ function ec2Bytes(userData: string): number {
   return "userData" in encoded ? Buffer.byteLength(encoded.userData) : Buffer.from(encoded.userDataBase64, "base64").length;
 }
 
+// Each node's document is read back by several tests: parsed once (the tests only read the result).
+const parsedDocuments = new Map<string, { write_files: WriteFile[]; [key: string]: unknown }>();
+function parsed(userData: string) {
+  let document = parsedDocuments.get(userData);
+  if (document === undefined) {
+    document = parse(userData) as { write_files: WriteFile[] };
+    parsedDocuments.set(userData, document);
+  }
+  return document;
+}
+
 function writeFiles(userData: string): WriteFile[] {
-  return (parse(userData) as { write_files: WriteFile[] }).write_files;
+  return parsed(userData).write_files;
 }
 
 /** write_files as cloud-init writes them: gz+b64 entries decoded. */
@@ -89,7 +100,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 
   test("sets the hostname, writes every node file verbatim and runs the boot entry point", () => {
-    const document = parse(userData);
+    const document = parsed(userData);
     // A dynamic node keeps the hostname EC2 gives it; its node name comes from its instance id.
     expect(document.hostname).toBe(node.dynamic ? undefined : node.name);
     // runcmd only starts the boot unit, which runs boot.sh and retries it after a failure.
@@ -106,7 +117,7 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 
   test("PyYAML, which cloud-init uses, reads the same files as the renderer wrote", () => {
-    expect(schemaResults[`${stack}-${name}`].writeFiles).toEqual(parse(userData).write_files);
+    expect(schemaResults[`${stack}-${name}`].writeFiles).toEqual(parsed(userData).write_files);
   });
 
   test("is stable: rendering twice gives identical bytes", () => {
