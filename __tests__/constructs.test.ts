@@ -14,6 +14,7 @@ import { kmsAlias, parameterPrefix, SecretAudience } from "../lib/secret-store";
 import { HEARTBEAT_ACTION, RUN_COMMAND_ACTIONS, SESSION_CHANNEL_ACTIONS } from "../lib/constructs/node-iam";
 import { ebsOptimizedByDefault, instanceLaunchOptions } from "../lib/ec2";
 import { inlineTopology, shippedTopology } from "./support/specs";
+import { dependsOnTransitively } from "./support/depends-on";
 
 const CLUSTERS_DIR = path.join(__dirname, "..", "clusters");
 const CALICO: CniPort[] = [
@@ -95,6 +96,22 @@ describe.each(["five-server", "external-etcd"])("%s", (name) => {
       expect(subnet.availability_zone).toBe(node.availabilityZone);
       expect(instance!.tags).toEqual({ Name: `${name}-${node.name}`, Role: node.role, Cluster: name });
       expect(instance!.vpc_security_group_ids).toEqual([`\${aws_security_group.${sgIds[node.role]}.id}`]);
+    }
+  });
+
+  test("every node boots after the egress, every security-group rule, the role policies and the KMS aliases, through one barrier", () => {
+    const [[barrierId, barrier]] = resources(doc, "terraform_data").filter(([id]) => id.startsWith("cluster_boot-prerequisites_"));
+    const expected = ["aws_route", "aws_route_table_association", "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
+      "aws_iam_role_policy", "aws_kms_alias"]
+      .flatMap((type) => resources(doc, type).map(([id]) => `${type}.${id}`))
+      // The public subnets' routes and associations are not on a node's way out; the backup
+      // bucket's policy and key are first used by a timer 5 minutes after boot (and retried).
+      .filter((address) => !/public|etcd-backups/.test(address));
+    expect(expected.length).toBeGreaterThan(25);
+    expect([...barrier.depends_on].sort()).toEqual(expected.sort());
+    for (const instance of instances) {
+      expect(instance.depends_on).toEqual([`terraform_data.${barrierId}`]);
+      expect([...dependsOnTransitively(doc, instance)]).toEqual(expect.arrayContaining(expected));
     }
   });
 

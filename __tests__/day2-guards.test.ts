@@ -213,7 +213,7 @@ describe("guards in the synthesized stacks", () => {
     const synthesized = synth({ "five-server": { allowDestroy: true } }, ["five-server", "external-etcd"]);
     const doc = synthesized("five-server");
     for (const resource of Object.values(doc.resource.terraform_data as Record<string, Json>)) {
-      expect(resource.lifecycle.prevent_destroy ?? false).toBe(false);
+      expect(resource.lifecycle?.prevent_destroy ?? false).toBe(false);
     }
     // The node identity's keys; the backup bucket's key outlives a teardown on purpose.
     for (const [id, key] of Object.entries(doc.resource.aws_kms_key as Record<string, Json>)) {

@@ -14,6 +14,7 @@ import { buildHaReport } from "../lib/ha-report";
 import { securityRulesOf } from "../lib/security-rules";
 import { endpointServiceName, INTERFACE_ENDPOINT_SERVICES } from "../lib/vpc-endpoints";
 import { shippedSynthOutdir } from "./support/shipped-synth";
+import { dependsOnTransitively } from "./support/depends-on";
 import { renderCluster } from "../lib/render/cluster";
 import { dynamicHostStart, reservedHostBlocks } from "../lib/addressing";
 import { mustParseCidr } from "../lib/cidr";
@@ -191,7 +192,7 @@ describe("network.vpcEndpoints", () => {
 
   test("nodes boot after the endpoints exist", () => {
     const endpointRefs = endpoints.map(([id]) => `aws_vpc_endpoint.${id}`);
-    for (const [, instance] of resources(doc, "aws_instance")) expect(instance.depends_on).toEqual(expect.arrayContaining(endpointRefs));
+    for (const [, instance] of resources(doc, "aws_instance")) expect([...dependsOnTransitively(doc, instance)]).toEqual(expect.arrayContaining(endpointRefs));
   });
 
   test("none by default", () => {

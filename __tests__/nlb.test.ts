@@ -7,6 +7,7 @@ import { SpecError, specWarnings, validateSpec } from "../lib/validate";
 import type { ClusterNode, Topology } from "../lib/topology";
 import { ClusterStack } from "../lib/cluster-stack";
 import { renderCluster } from "../lib/render/cluster";
+import { dependsOnTransitively } from "./support/depends-on";
 import { renderNodeFiles } from "../lib/render/node-files";
 import { kubeadmDocuments } from "../lib/render/kubeadm";
 import { analyzeFailures, survivalSummary } from "../lib/failure-analysis";
@@ -163,7 +164,7 @@ describe("synthesized NLB", () => {
       alias: { name: `\${aws_lb.${lbId}.dns_name}`, zone_id: `\${aws_lb.${lbId}.zone_id}`, evaluate_target_health: true },
     });
     for (const [, instance] of resources(doc, "aws_instance")) {
-      expect(instance.depends_on).toEqual(expect.arrayContaining([`aws_route53_record.${recordId}`, expect.stringMatching(/^aws_lb_listener\./)]));
+      expect([...dependsOnTransitively(doc, instance)]).toEqual(expect.arrayContaining([`aws_route53_record.${recordId}`, expect.stringMatching(/^aws_lb_listener\./)]));
     }
   });
 

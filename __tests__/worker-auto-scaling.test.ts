@@ -15,6 +15,7 @@ import { dynamicHostStart, reservedHostBlocks } from "../lib/addressing";
 import { mustParseCidr } from "../lib/cidr";
 import { CHANGE_CLASSES } from "../lib/day2/change-classes";
 import { shippedTopology } from "./support/specs";
+import { dependsOnTransitively } from "./support/depends-on";
 
 type Json = Record<string, any>;
 
@@ -186,6 +187,12 @@ describe("production's stack", () => {
     for (const [, reservation] of reservations) expect(reservation.reservation_type).toBe("explicit");
     expect(reservations.map(([, r]) => r.cidr_block).slice(0, 4)).toEqual(["10.2.0.4/30", "10.2.0.8/29", "10.2.0.16/28", "10.2.0.32/27"]);
     for (const [id] of reservations) expect(group.depends_on).toContain(`aws_ec2_subnet_cidr_reservation.${id}`);
+  });
+
+  test("its instances boot after what every node's first boot needs (the boot prerequisites barrier)", () => {
+    const rules = Object.keys(doc.resource.aws_vpc_security_group_ingress_rule as Record<string, Json>).map((id) => `aws_vpc_security_group_ingress_rule.${id}`);
+    expect(group.depends_on).toContainEqual(expect.stringMatching(/^terraform_data\.cluster_boot-prerequisites_/));
+    expect([...dependsOnTransitively(doc, group)]).toEqual(expect.arrayContaining(rules));
   });
 
   test("an output names the group", () => {

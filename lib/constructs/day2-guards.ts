@@ -15,9 +15,9 @@
  *   `terraform plan` and `cdktf diff` warn about every out-of-date node, and `npm run outdated`
  *   reads the recorded digests from the state.
  */
-import { Construct, IValidation } from "constructs";
-import { DataConfig, DataResource, TerraformStack } from "cdktf";
-import { ValidateTerraformVersion } from "cdktf/lib/validations/validate-terraform-version";
+import { Construct } from "constructs";
+import { DataResource, TerraformStack } from "cdktf";
+import { TerraformData } from "./terraform-data";
 import type { Instance } from "@cdktf/provider-aws/lib/instance";
 import type { Topology } from "../topology";
 import { fieldsOfClass, fieldValue, immutableGuardName } from "../day2/change-classes";
@@ -41,23 +41,6 @@ export const MEMBERSHIP_GUARDS = {
   "control-plane": "membership_controlPlane_count",
   etcd: "membership_etcd_members",
 } as const;
-
-/**
- * terraform_data without cdktf's synth-time Terraform version check: DataResource runs
- * `terraform version` for every resource (a process per node record, the largest per-node cost of
- * a big cluster's synth), which also made synth need a Terraform binary. The stack's
- * required_version (>= 1.10) has Terraform refuse an older version at plan time instead.
- */
-class TerraformData extends DataResource {
-  constructor(scope: Construct, id: string, config: DataConfig) {
-    super(scope, id, config);
-    // constructs keeps a node's validations in a private list, with no way to remove one.
-    const validations = (this.node as unknown as { _validations: IValidation[] })._validations;
-    const kept = validations.filter((validation) => !(validation instanceof ValidateTerraformVersion));
-    if (kept.length === validations.length) throw new Error(`${this.node.path}: cdktf's Terraform version check not found (cdktf changed?)`);
-    validations.splice(0, validations.length, ...kept);
-  }
-}
 
 export class Day2Guards extends Construct {
   /** By Terraform resource name. */

@@ -18,6 +18,8 @@ import type { ManagedLoadBalancerKindName } from "../load-balancers/registry";
 import { EtcdBackupBucket } from "./backup-bucket";
 import { WorkerAutoScalingGroup } from "./worker-auto-scaling";
 import { VpcFlowLogs } from "./flow-logs";
+import { TerraformData } from "./terraform-data";
+import type { DataResource } from "cdktf";
 
 /**
  * The construct of each load-balancer kind AWS runs. Keyed by the registry's managed kinds, so a
@@ -60,6 +62,12 @@ export class KubeadmHaCluster extends Construct {
   public readonly securityGroups: ClusterSecurityGroups;
   public readonly identity: NodeIdentity;
   public readonly nodes: ClusterNodes;
+  /**
+   * What every node's first boot needs in place (egress, security-group rules, IAM policies, KMS
+   * aliases, the API load balancer): one terraform_data depending on all of them, which each node
+   * and the Auto Scaling group depend on.
+   */
+  public readonly bootPrerequisites: DataResource;
   public readonly day2: Day2Guards;
   /** The API load balancer when AWS runs it (loadBalancer.kind nlb); otherwise it is a node in `nodes`. */
   public readonly apiLoadBalancer?: ManagedApiLoadBalancer;
@@ -114,15 +122,20 @@ export class KubeadmHaCluster extends Construct {
     }
     // A node's first boot installs packages through the NAT gateway, joins through the load
     // balancer and publishes or fetches secrets: egress, SG rules, IAM policies and KMS aliases
-    // must all exist by then, not merely the resources the instance references.
-    const bootDependencies = [
-      ...this.network.egressDependencies,
-      ...this.securityGroups.ingressRules,
-      ...this.securityGroups.egressRules,
-      ...this.identity.rolePolicies,
-      ...Object.values(this.identity.kmsAliases),
-      ...(this.apiLoadBalancer?.bootDependencies ?? []),
-    ];
+    // must all exist by then, not merely the resources the instance references. The list is stated
+    // once, on a barrier: Terraform orders every node after all of it as it would with the list on
+    // each node, and a 100-node cluster's JSON (and its synth) does not carry 35 entries 100 times.
+    this.bootPrerequisites = new TerraformData(this, "boot-prerequisites", {
+      dependsOn: [
+        ...this.network.egressDependencies,
+        ...this.securityGroups.ingressRules,
+        ...this.securityGroups.egressRules,
+        ...this.identity.rolePolicies,
+        ...Object.values(this.identity.kmsAliases),
+        ...(this.apiLoadBalancer?.bootDependencies ?? []),
+      ],
+    });
+    const bootDependencies = [this.bootPrerequisites];
     this.nodes = new ClusterNodes(this, "nodes", {
       topology,
       privateSubnetIds: this.network.privateSubnets.map((subnet) => subnet.id),
