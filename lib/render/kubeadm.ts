@@ -110,21 +110,33 @@ export function renderKubeadmConfig(topology: Topology, node: ClusterNode): stri
  * under both controllerManager and scheduler).
  */
 function renderDocuments(documents: KubeadmDocument[]): string {
-  return documents
-    .map((value) => {
-      const document = new Document(value, { aliasDuplicateObjects: false });
-      visit(document, {
-        Map(_, map) {
-          const keys = map.items.map((pair) => (isScalar(pair.key) ? pair.key.value : undefined));
-          if (isMap(map) && keys.length === 2 && keys[0] === "name" && keys[1] === "value") map.flow = true;
-        },
-        Seq(_, seq) {
-          if (isSeq(seq) && seq.items.every((item) => isScalar(item))) seq.flow = true;
-        },
-      });
-      return document.toString({ lineWidth: 0, flowCollectionPadding: false });
-    })
-    .join("---\n");
+  return documents.map(renderDocument).join("---\n");
+}
+
+// Most documents (ClusterConfiguration, KubeletConfiguration, ...) are the same on every node of a
+// cluster: each distinct one is turned into YAML once, keyed by its JSON (the same keys in the
+// same order). Bounded: a long test run renders many clusters.
+const documentTexts = new Map<string, string>();
+
+function renderDocument(value: KubeadmDocument): string {
+  const key = JSON.stringify(value);
+  let text = documentTexts.get(key);
+  if (text === undefined) {
+    const document = new Document(value, { aliasDuplicateObjects: false });
+    visit(document, {
+      Map(_, map) {
+        const keys = map.items.map((pair) => (isScalar(pair.key) ? pair.key.value : undefined));
+        if (isMap(map) && keys.length === 2 && keys[0] === "name" && keys[1] === "value") map.flow = true;
+      },
+      Seq(_, seq) {
+        if (isSeq(seq) && seq.items.every((item) => isScalar(item))) seq.flow = true;
+      },
+    });
+    text = document.toString({ lineWidth: 0, flowCollectionPadding: false });
+    if (documentTexts.size >= 1024) documentTexts.clear();
+    documentTexts.set(key, text);
+  }
+  return text;
 }
 
 export function renderKubeadmConfigFile(topology: Topology, node: ClusterNode): NodeFile {
