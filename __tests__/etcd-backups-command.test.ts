@@ -2,37 +2,16 @@
  * `npm run etcd-backups` (scripts/etcd-backups.ts) against a fake `aws` that lists the objects the
  * test gives it: the age verdict and exit code, and a restore plan whose per-member commands carry
  * the rendered names, peer URLs and one shared initial cluster. The command runs in-process with a
- * fake AWS CLI function; two runs are real processes with a fake `aws` on PATH, for the entry point,
- * the AWS CLI's arguments and the exit codes as the shell sees them.
+ * fake AWS CLI function; __tests__/integration/entry-points.test.ts runs it as a process, with a
+ * fake `aws` on PATH.
  */
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { etcdInitialCluster } from "../lib/render/etcd";
 import { etcdBackupsMain } from "../scripts/etcd-backups";
-import { installFakes } from "./support/node-sandbox";
-import { REPO_ROOT, shippedTopology } from "./support/specs";
-
-const BASE = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-ha-backups-cmd-"));
-const BIN = path.join(BASE, "bin");
-afterAll(() => fs.rmSync(BASE, { recursive: true, force: true }));
-beforeAll(() =>
-  installFakes(BIN, {
-    aws: `
-echo "$*" >>"$FAKE_CALLS"
-case " $* " in
-  *" sts get-caller-identity "*) echo 111122223333 ;;
-  *" list-objects-v2 "*) prefix=""; args=("$@"); for ((i = 0; i < \${#args[@]}; i++)); do [[ \${args[i]} == --prefix ]] && prefix=\${args[i+1]}; done
-    grep "^$prefix" "$FAKE_LISTING" || echo None ;;
-  *) echo "unexpected aws $*" >&2; exit 1 ;;
-esac`,
-  }),
-);
+import { shippedTopology } from "./support/specs";
 
 interface Run { code: number | null; stdout: string; stderr: string; calls: string }
 
-/** The command in-process; the fake answers as the PATH fake does and records its arguments the same way. */
+/** The command in-process, with a fake AWS CLI that lists `listing` and records its arguments. */
 function run(args: string[], listing: string[]): Run {
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -51,20 +30,6 @@ function run(args: string[], listing: string[]): Run {
   return { code, stdout: stdout.join(""), stderr: stderr.join(""), calls: calls.map((line) => `${line}\n`).join("") };
 }
 
-/** The command as `npm run etcd-backups` starts it, a real process with the fake `aws` first on PATH. */
-function runProcess(args: string[], listing: string[]): Run {
-  const listingFile = path.join(BASE, `listing-${Math.random()}`);
-  fs.writeFileSync(listingFile, listing.map((line) => `${line}\n`).join(""));
-  const calls = path.join(BASE, `calls-${Math.random()}`);
-  const result = spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/etcd-backups.ts", ...args], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    timeout: 30_000,
-    env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, FAKE_LISTING: listingFile, FAKE_CALLS: calls },
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, calls: fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "" };
-}
-
 const dayOf = (date: Date) => date.toISOString().slice(0, 10).replace(/-/g, "/");
 const object = (secondsAgo: number, member = "etcd-2") => {
   const when = new Date(Date.now() - secondsAgo * 1000);
@@ -72,8 +37,8 @@ const object = (secondsAgo: number, member = "etcd-2") => {
   return `etcd/${dayOf(when)}/${stamp}-${member}.db\t${when.toISOString()}`;
 };
 
-test.each([["in-process", run], ["as a process", runProcess]])("age (%s): a fresh snapshot is ok (exit 0), in the stack's bucket and region", (_how, command) => {
-  const result = command(["external-etcd", "age"], [object(3600), object(300)]);
+test("age: a fresh snapshot is ok (exit 0), in the stack's bucket and region", () => {
+  const result = run(["external-etcd", "age"], [object(3600), object(300)]);
   expect(result.stdout).toMatch(/^external-etcd: ok: newest snapshot s3:\/\/external-etcd-etcd-111122223333-eu-west-1\/etcd\/\S+ is 30\ds old \(limit 1800s\)$/m);
   expect(result.code).toBe(0);
   expect(result.calls).toMatch(/^--region eu-west-1 s3api list-objects-v2 --bucket external-etcd-etcd-111122223333-eu-west-1 --prefix etcd\/\d{4}\/\d{2}\/\d{2}\//m);
@@ -118,7 +83,4 @@ test("bad arguments: usage, exit 2", () => {
     expect(result.stderr).toMatch(/^etcd-backups: /);
     expect(result.calls).toBe("");
   }
-  const process = runProcess(["five-server", "delete"], []);
-  expect([process.code, process.stdout]).toEqual([2, ""]);
-  expect(process.stderr).toMatch(/^etcd-backups: delete: expected age or restore-plan\nusage: npm run etcd-backups/);
 });

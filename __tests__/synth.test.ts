@@ -2,7 +2,6 @@
  * The whole app: shipped specs -> Terraform JSON + review bundle, consistent with each other,
  * and bad specs that stop synth with clear errors and nothing written.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import { gunzipSync } from "zlib";
 import { escapeTerraformTemplate } from "../lib/terraform-escape";
@@ -212,14 +211,10 @@ describe("bad specs", () => {
     expect(() => synthesizeClusters({ clustersDir: clustersWith({ "a1.yaml": "", "a1.yml": "" }) })).toThrow(/stack name already used/);
   });
 
-  test("`npm run synth` exits non-zero with file: field: value: accepted, and prints warnings", () => {
+  test("`npm run synth` fails with file: field: value: accepted and writes nothing, and prints warnings", () => {
+    // main.ts's command in-process; __tests__/integration/entry-points.test.ts runs it as a process.
     const clustersDir = clustersWith({ "prod.yaml": "controlPlane: {cuont: 2}\n" });
-    // The real entry point once, as the shell sees it; the other runs call the same command in-process.
-    const bad = spawnSync("node", ["-r", "./scripts/register.js", "main.ts"], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out") },
-      encoding: "utf8",
-    });
+    const bad = synthInProcess({ CLUSTERS_DIR: clustersDir, CDKTF_OUTDIR: path.join(clustersDir, "out") });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("prod.yaml: controlPlane.cuont: 2: unknown field; accepted here: count, instanceType");
     expect(fs.existsSync(path.join(clustersDir, "out"))).toBe(false);
