@@ -24,9 +24,18 @@ import { inlineTopology, shippedTopology, SHIPPED_CLUSTERS } from "./support/spe
 
 type Json = Record<string, any>;
 
+// Several describe blocks read the same shipped stacks: each distinct spec is synthesized once
+// per file (the tests only read the result).
+const synthesized = new Map<string, Json>();
 function synth(topology: Topology): Json {
-  const userData = (node: ClusterNode) => `#cloud-config\n# ${node.name}\n`;
-  return JSON.parse(Testing.synth(new ClusterStack(Testing.app(), topology.stack, { topology, userData })));
+  const key = JSON.stringify(topology.spec);
+  let doc = synthesized.get(key);
+  if (doc === undefined) {
+    const userData = (node: ClusterNode) => `#cloud-config\n# ${node.name}\n`;
+    doc = JSON.parse(Testing.synth(new ClusterStack(Testing.app(), topology.stack, { topology, userData }))) as Json;
+    synthesized.set(key, doc);
+  }
+  return doc;
 }
 const resources = (doc: Json, type: string): [string, Json][] => Object.entries(doc.resource?.[type] ?? {});
 const ref = (type: string, id: string, attr = "id") => `\${${type}.${id}.${attr}}`;
