@@ -13,6 +13,7 @@ import { rotateMain } from "../scripts/rotate";
 import { upgradeMain } from "../scripts/upgrade";
 import { outdatedMain } from "../scripts/outdated";
 import type { CliDeps } from "../scripts/day2/cli";
+import type { Topology } from "../lib/topology";
 
 const shipped = (name: string) => fs.readFileSync(path.join(REPO_ROOT, "clusters", `${name}.yaml`), "utf8");
 const roots: string[] = [];
@@ -25,6 +26,18 @@ interface World {
   readonly stateDir: string;
 }
 
+// The scenarios deploy and desire the same few specs: each one's digests are rendered once.
+const digestCache = new Map<string, Map<string, string>>();
+function digestsOf(topology: Topology): Map<string, string> {
+  const key = JSON.stringify(topology.spec);
+  let digests = digestCache.get(key);
+  if (digests === undefined) {
+    digests = renderCluster(topology).digests;
+    digestCache.set(key, digests);
+  }
+  return digests;
+}
+
 /** A cluster deployed from `before`, with `after` as the spec the command reads. */
 function world(stack: string, before: string, after: string, options: { version?: string; interruptBefore?: number } = {}): World {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "day2-commands-"));
@@ -33,10 +46,10 @@ function world(stack: string, before: string, after: string, options: { version?
   fs.mkdirSync(clustersDir);
   fs.writeFileSync(path.join(clustersDir, `${stack}.yaml`), after);
   const deployed = inlineTopology(stack, before);
-  const deployedDigests = renderCluster(deployed).digests;
+  const deployedDigests = digestsOf(deployed);
   const desired = inlineTopology(stack, after);
   // One cluster across runs (a resumed run sees what the interrupted one did).
-  const cluster = new FakeCluster({ deployed, deployedDigests, desired, desiredDigests: renderCluster(desired).digests, ...options });
+  const cluster = new FakeCluster({ deployed, deployedDigests, desired, desiredDigests: digestsOf(desired), ...options });
   const lines: string[] = [];
   const stateDir = path.join(root, "state");
   const deps: CliDeps = {
@@ -86,7 +99,7 @@ describe("rotate", () => {
     expect(events[indexOf(events, "uncordon control-plane-2") + 1]).toBe("synth plain");
     expect(w.fake().maxMembersDown).toBe(1);
     const inventory = await w.fake().inventory();
-    const digests = renderCluster(inlineTopology("five-server", after)).digests;
+    const digests = digestsOf(inlineTopology("five-server", after));
     for (const node of inventory) if (node.role !== "load-balancer") expect(node.recordedDigest).toBe(digests.get(node.name));
     expect(fs.existsSync(path.join(w.stateDir, "five-server.rotate.json"))).toBe(false);
     expect(w.lines).toContain("step 1/2: replace control-plane node control-plane-2");
