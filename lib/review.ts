@@ -3,7 +3,6 @@
  * instead of the Terraform JSON. Pure: returns relative path -> text.
  */
 import * as path from "path";
-import type { NodeFile } from "./node-file";
 import { API_SERVER_PORT, Topology, workerAutoScalingSummary } from "./topology";
 import { analyzeFailures, egressOnZoneLoss, survivalSummary } from "./failure-analysis";
 import { LOAD_BALANCERS } from "./load-balancers/registry";
@@ -12,12 +11,7 @@ import { renderPlacementDiagram, renderTrafficDiagram } from "./diagram";
 import type { SecurityRule } from "./security-rules";
 import { INTERFACE_ENDPOINT_SERVICES } from "./vpc-endpoints";
 import { flowLogGroupName, flowLogRetentionDays } from "./flow-logs";
-
-export interface RenderedNode {
-  readonly files: readonly NodeFile[];
-  /** Exactly the instance's user_data in the synthesized JSON. */
-  readonly userData: string;
-}
+import type { RenderedNode } from "./render/cluster";
 
 export const USER_DATA_FILE = "user-data.yaml";
 

@@ -4,10 +4,19 @@
  */
 import type { GuardLift } from "../day2/guard-lift";
 import { nodeConfigDigest } from "../day2/node-digest";
-import type { RenderedNode } from "../review";
+import type { NodeFile } from "../node-file";
 import type { Topology } from "../topology";
 import { renderNodeFiles } from "./node-files";
 import { renderUserData } from "./user-data";
+
+export interface RenderedNode {
+  readonly files: readonly NodeFile[];
+  /**
+   * The node's user-data document: as rendered from renderCluster; the review bundle's copy is the
+   * text exactly as the instance's user_data stands in the synthesized JSON (lib/app.ts).
+   */
+  readonly userData: string;
+}
 
 export interface RenderedCluster {
   readonly topology: Topology;
