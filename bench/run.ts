@@ -4,9 +4,10 @@
  * ratios measured in one run on this machine; gates make the command exit non-zero.
  *
  * Wall time and peak RSS come from GNU time (`/usr/bin/time -f "%e %M"`); each figure is the
- * median of several runs (BENCH_RUNS, default 3). Synth figures are re-synths into an existing
- * output folder after one uncounted run, as when a user re-runs synth; the first synth into an
- * empty folder is measured separately for the largest cluster.
+ * median of several runs (BENCH_RUNS, default 3; the growth comparison: BENCH_GROWTH_ROUNDS rounds,
+ * default 9, the sizes interleaved). Synth figures are re-synths into an existing output folder
+ * after one uncounted run, as when a user re-runs synth; the first synth into an empty folder is
+ * measured separately for the largest cluster.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -18,6 +19,8 @@ const ROOT = path.join(__dirname, "..");
 const WORK = path.join(ROOT, "bench", ".work");
 const RESULTS = path.join(ROOT, "bench", "results");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Rounds of the growth comparison (its gate is a ratio, and noise on a shared machine is some 10%). */
+const GROWTH_ROUNDS = Number(process.env.BENCH_GROWTH_ROUNDS ?? 9);
 
 interface Measurement {
   readonly seconds: number;
@@ -34,27 +37,56 @@ interface MeasureOptions {
   readonly before?: () => void;
 }
 
-function measure(label: string, command: string, args: string[], options: MeasureOptions = {}): Measurement {
-  const samples: Measurement[] = [];
-  const runs = (options.runs ?? RUNS) + (options.warmup ? 1 : 0);
-  for (let run = 0; run < runs; run += 1) {
-    options.before?.();
-    const result = spawnSync("/usr/bin/time", ["-f", "BENCH %e %M", command, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, CHECKPOINT_DISABLE: "1", ...options.env },
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    const line = /BENCH ([\d.]+) (\d+)/.exec(result.stderr ?? "");
-    if (result.status !== 0 || !line) {
-      throw new Error(`${label} failed (exit ${result.status}):\n${(result.stderr ?? "").slice(-2000)}`);
-    }
-    if (!(options.warmup && run === 0)) samples.push({ seconds: Number(line[1]), peakMb: Number(line[2]) / 1024 });
+/** One timed run of `command` under GNU time. */
+function runOnce(label: string, command: string, args: string[], options: MeasureOptions): Measurement {
+  options.before?.();
+  const result = spawnSync("/usr/bin/time", ["-f", "BENCH %e %M", command, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, CHECKPOINT_DISABLE: "1", ...options.env },
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = /BENCH ([\d.]+) (\d+)/.exec(result.stderr ?? "");
+  if (result.status !== 0 || !line) {
+    throw new Error(`${label} failed (exit ${result.status}):\n${(result.stderr ?? "").slice(-2000)}`);
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  return { seconds: Number(line[1]), peakMb: Number(line[2]) / 1024 };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+function report(label: string, samples: readonly Measurement[]): Measurement {
   const figure = { seconds: median(samples.map((s) => s.seconds)), peakMb: median(samples.map((s) => s.peakMb)) };
   console.log(`  ${label.padEnd(58)} ${figure.seconds.toFixed(2).padStart(7)} s ${figure.peakMb.toFixed(0).padStart(6)} MB`);
   return figure;
+}
+
+function measure(label: string, command: string, args: string[], options: MeasureOptions = {}): Measurement {
+  if (options.warmup) runOnce(label, command, args, options);
+  const samples = Array.from({ length: options.runs ?? RUNS }, () => runOnce(label, command, args, options));
+  return report(label, samples);
+}
+
+interface Case {
+  readonly label: string;
+  readonly command: string;
+  readonly args: string[];
+  readonly options: MeasureOptions;
+}
+
+/**
+ * Cases compared with each other (a ratio), measured in rounds: one run of each case per round,
+ * after one uncounted run of each. A shared machine's speed drifts over seconds; interleaving
+ * gives every case the same drift, so the ratio of the medians is steadier than with the cases
+ * measured one after the other.
+ */
+function measureInterleaved(cases: readonly Case[], rounds: number): Measurement[] {
+  for (const c of cases) runOnce(c.label, c.command, c.args, c.options);
+  const samples: Measurement[][] = cases.map(() => []);
+  for (let round = 0; round < rounds; round += 1) {
+    cases.forEach((c, index) => samples[index].push(runOnce(c.label, c.command, c.args, c.options)));
+  }
+  return cases.map((c, index) => report(c.label, samples[index]));
 }
 
 /**
@@ -109,14 +141,16 @@ function main(): void {
     ["cp3-w20", "controlPlane: {count: 3}\nworkers: {count: 20}\n", 24],
     ["cp5-w100", "controlPlane: {count: 5}\nworkers: {count: 100}\n", 106],
   ] as const;
-  const growth = sizes.map(([name, spec, nodes]) => ({
-    name,
-    nodes,
-    ...measure(`${name} (${nodes} instances)`, "node", synthArgs, {
-      env: { CLUSTERS_DIR: clusterDir(name, spec), ...outdir(name) },
-      warmup: true,
-    }),
-  }));
+  const figures = measureInterleaved(
+    sizes.map(([name, spec, nodes]) => ({
+      label: `${name} (${nodes} instances)`,
+      command: "node",
+      args: synthArgs,
+      options: { env: { CLUSTERS_DIR: clusterDir(name, spec), ...outdir(name) } },
+    })),
+    GROWTH_ROUNDS,
+  );
+  const growth = sizes.map(([name, , nodes], index) => ({ name, nodes, ...figures[index] }));
   const [small, , large] = growth;
   const slopeMsPerNode = ((large.seconds - small.seconds) * 1000) / (large.nodes - small.nodes);
   console.log(`  cp5-w100 vs five-server: ${ratio(large.seconds, small.seconds)} time, ${ratio(large.peakMb, small.peakMb)} memory; ` +
