@@ -5,10 +5,12 @@
  * comment split with a long Plan section. The real plan runs in integration/review-command.test.ts.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import type { PlanJson } from "../lib/plan/terraform";
 import { STUB_ACCESS_KEY, STUB_SECRET_KEY } from "../lib/plan/terraform";
-import { redact, StackPlanOutcome } from "../lib/plan/stack-plans";
+import { planStacks, redact, StackPlanOutcome } from "../lib/plan/stack-plans";
+import { shippedSynthOutdir } from "./support/shipped-synth";
 import { diagnosticsOf, digestPlan, formatPath, refusalsOf } from "../lib/plan/summary";
 import { compareStacks, StackDiff } from "../lib/review-diff/compare";
 import { renderReviewDiffBlocks } from "../lib/review-diff/markdown";
@@ -158,4 +160,26 @@ test("a long Plan section still splits under 65,536 characters per comment, rows
   const rows = parts.flatMap((part) => part.split("\n").filter((line) => line.startsWith("| `aws_instance.cluster_nodes_worker-")));
   expect(rows).toHaveLength(1500);
   for (const row of rows) expect(row).toMatch(/^\| `aws_instance\.cluster_nodes_worker-\d+_00000000` \| worker-\d+ \| create \| - \|$/);
+});
+
+test("planStacks asks Terraform its version once: the plan harness reuses what the lookup found", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-terraform-"));
+  const calls = path.join(dir, "calls");
+  const fake = path.join(dir, "terraform");
+  // Answers `version -json`; every other command fails, so the plan stops at init.
+  fs.writeFileSync(fake, `#!/usr/bin/env bash\necho "$*" >>"${calls}"\n[[ $1 == version ]] && { echo '{"terraform_version":"1.11.0"}'; exit 0; }\necho "fake terraform: $*" >&2\nexit 1\n`, { mode: 0o755 });
+  const previous = process.env.KUBEADM_HA_TERRAFORM;
+  process.env.KUBEADM_HA_TERRAFORM = fake;
+  try {
+    const headDir = path.join(shippedSynthOutdir(), "stacks", "five-server");
+    const plans = await planStacks([{ stack: "five-server", headDir }], { budgetMs: 60_000 });
+    expect(plans.notRun).toMatch(/^terraform init could not install the provider: fake terraform: init /);
+    const lines = fs.readFileSync(calls, "utf8").split("\n").filter(Boolean);
+    expect(lines.filter((line) => line.startsWith("version"))).toEqual(["version -json"]);
+    expect(lines.some((line) => line.startsWith("init"))).toBe(true);
+  } finally {
+    if (previous === undefined) delete process.env.KUBEADM_HA_TERRAFORM;
+    else process.env.KUBEADM_HA_TERRAFORM = previous;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -69,7 +69,7 @@ export async function planStacks(requests: readonly StackPlanRequest[], options:
   }
   if (toPlan.length === 0) return { outcomes };
 
-  let terraform: { version: string };
+  let terraform: { binary: string; version: string };
   try {
     terraform = findTerraform();
   } catch {
@@ -79,7 +79,7 @@ export async function planStacks(requests: readonly StackPlanRequest[], options:
   const started = Date.now();
   let tf: TerraformHarness;
   try {
-    tf = await startTerraform({ commandTimeoutMs: Math.min(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, budgetMs) });
+    tf = await startTerraform({ commandTimeoutMs: Math.min(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, budgetMs), terraform });
   } catch (error) {
     return { notRun: oneLine(`the plan harness did not start: ${(error as Error).message}`), outcomes };
   }

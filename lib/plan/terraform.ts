@@ -211,6 +211,8 @@ export interface PrepareOptions {
 export interface HarnessOptions {
   /** Each terraform command is stopped after this long. @default 300 s */
   readonly commandTimeoutMs?: number;
+  /** The binary and its version, when the caller has found them already. @default findTerraform() */
+  readonly terraform?: { readonly binary: string; readonly version: string };
 }
 
 export interface PlanOptions {
@@ -245,7 +247,7 @@ export class TerraformHarness {
   ) {}
 
   static async start(options: HarnessOptions = {}): Promise<TerraformHarness> {
-    const terraform = findTerraform();
+    const terraform = options.terraform ?? findTerraform();
     const mirror = findProviderMirror();
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "terraform-"));
     const pluginCacheDir = path.join(workDir, "plugin-cache");
