@@ -3,24 +3,53 @@ const fs = require("fs");
 const path = require("path");
 const slowSuites = require("./jest.slow-suites");
 
+const RUN_PREFIX = "kubeadm-ha-jest-run-";
+const OWNER_FILE = ".owner";
+
 // Testing.synthScope, the synth tests and the node sandboxes write thousands of small files: give
 // each jest run its own folder (so parallel runs never delete each other's files), removed by the
 // global teardown. On tmpfs (/dev/shm) where there is one: creating those files on the disk costs
 // seconds of system time per run.
 if (!process.env.KUBEADM_HA_TEST_TMP) {
-  const base = writableDir("/dev/shm") ? "/dev/shm" : path.join(__dirname, ".jest-tmp");
+  const base = process.env.KUBEADM_HA_TEST_TMP_BASE || (writableDir("/dev/shm") ? "/dev/shm" : path.join(__dirname, ".jest-tmp"));
+  fs.mkdirSync(base, { recursive: true });
   removeAbandonedRuns(base);
-  process.env.KUBEADM_HA_TEST_TMP = path.join(base, `kubeadm-ha-jest-run-${process.pid}`);
-  fs.mkdirSync(process.env.KUBEADM_HA_TEST_TMP, { recursive: true });
+  // A random suffix: runs in other PID namespaces (containers sharing /dev/shm) may have our PID.
+  process.env.KUBEADM_HA_TEST_TMP = fs.mkdtempSync(path.join(base, `${RUN_PREFIX}${process.pid}-`));
+  fs.writeFileSync(path.join(process.env.KUBEADM_HA_TEST_TMP, OWNER_FILE), ownerRecord(process.pid));
   process.env.TMPDIR = process.env.KUBEADM_HA_TEST_TMP;
 }
 
-/** A run killed before its teardown leaves its folder behind (in RAM, on tmpfs): remove those of dead runs. */
+/**
+ * A run killed before its teardown leaves its folder behind (in RAM, on tmpfs): remove those of dead
+ * runs. Only folders this user owns whose owner record names this PID namespace and a PID no
+ * longer running; anything else (another user's run, another container's, a folder that cannot be
+ * removed) is left alone rather than stopping this run.
+ */
 function removeAbandonedRuns(base) {
-  for (const name of fs.existsSync(base) ? fs.readdirSync(base) : []) {
-    const pid = /^kubeadm-ha-jest-run-(\d+)$/.exec(name)?.[1];
-    if (pid && !alive(Number(pid))) fs.rmSync(path.join(base, name), { recursive: true, force: true });
+  for (const name of fs.readdirSync(base)) {
+    const pid = Number(new RegExp(`^${RUN_PREFIX}(\\d+)-[A-Za-z0-9]+$`).exec(name)?.[1]);
+    if (!pid) continue;
+    const dir = path.join(base, name);
+    try {
+      if (fs.statSync(dir).uid !== process.getuid()) continue;
+      if (fs.readFileSync(path.join(dir, OWNER_FILE), "utf8") !== ownerRecord(pid) || alive(pid)) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Not ours to judge (no owner record yet, or a permission error): leave it.
+    }
   }
+}
+
+/** Who made a run folder: the PID and its namespace, so a PID is only judged where it means something. */
+function ownerRecord(pid) {
+  let namespace = "";
+  try {
+    namespace = fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    // No /proc: the PID alone.
+  }
+  return `${namespace} ${pid}\n`;
 }
 
 function alive(pid) {
