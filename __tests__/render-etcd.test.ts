@@ -158,7 +158,8 @@ describe("renderEtcdMemberFiles", () => {
       const first = renderEtcdMemberFiles(external, node);
       expect(renderEtcdMemberFiles(again, again.etcdNodes.find((other) => other.name === node.name)!)).toEqual(first);
       for (const file of first) {
-        expect(file.content).not.toMatch(/\/tmp\/|\d{4}-\d{2}-\d{2}T|\.jest-tmp/);
+        expect(file.content).not.toMatch(/\/tmp\/|\/dev\/shm\/|\d{4}-\d{2}-\d{2}T|\.jest-tmp|kubeadm-ha-jest-run-/);
+        expect(file.content).not.toContain(tmpdir());
       }
     }
   });

@@ -199,7 +199,7 @@ async function runScenario(
   let load: LoadGenerator | undefined;
   try {
     await Promise.all(masters.map(waitForFakeApiServer));
-    // Abstract socket: nothing on disk for a concurrent jest run's teardown of .jest-tmp to delete.
+    // Abstract socket: nothing on disk that a concurrent jest run's teardown could delete.
     const statsSocket = `kubeadm-ha-failover-${process.pid}-${lb}-${fault}`;
     balancer =
       lb === "haproxy"
