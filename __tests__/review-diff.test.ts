@@ -113,6 +113,19 @@ test("a change only to a policy document (a data source) makes the stack changed
   expect(compareStacks(stack, stack).status).toBe("unchanged");
 });
 
+test("a resource whose depends_on alone changed is not listed as changed (the boot-prerequisites barrier when a rule comes or goes)", () => {
+  const base = readSynthOutput(path.join(work, "base"));
+  const stack = [...base.values()][0];
+  const json = JSON.parse(JSON.stringify(stack.json));
+  const barriers = json.resource.terraform_data as Record<string, { depends_on?: string[] }>;
+  const [name, barrier] = Object.entries(barriers).find(([key]) => key.includes("boot-prerequisites"))!;
+  barrier.depends_on = barrier.depends_on!.slice(1);
+  expect(compareStacks(stack, { ...stack, json }).resources.changed).toEqual([]);
+  // Control: any other argument of the same resource is a change.
+  (barrier as Record<string, unknown>).input = "x";
+  expect(compareStacks(stack, { ...stack, json }).resources.changed).toEqual([`terraform_data.${name}`]);
+});
+
 test("unified diff: deletions before insertions, with line numbers and context", () => {
   const before = ["a", "b", "c", "d", "e", "f", "g", "h"].join("\n") + "\n";
   const after = ["a", "b", "c", "D", "e", "f", "g", "h", "i"].join("\n") + "\n";

@@ -359,8 +359,9 @@ function compareResources(base: StackJson | undefined, head: StackJson | undefin
       for (const [type, resources] of Object.entries(blocks ?? {})) {
         if (type === "aws_instance") continue;
         for (const [name, resource] of Object.entries(resources)) {
-          const { "//": _metadata, ...rest } = resource;
-          out.set(`${prefix}${type}.${name}`, JSON.stringify(rest));
+          // depends_on orders an apply; a change to it alone changes nothing Terraform plans.
+          const compared = Object.entries(resource).filter(([key]) => !IGNORED_IN_COMPARISON.has(key));
+          out.set(`${prefix}${type}.${name}`, JSON.stringify(compared));
         }
       }
     }
