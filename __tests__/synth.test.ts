@@ -39,41 +39,81 @@ const nodeNameOf = (stack: string, tags: Record<string, string>) => tags.Name.re
 
 test("cdktf's preparing pass, which ClusterStack skips, would change nothing in any shipped stack (no stack refers to another)", () => {
   const prepared = fs.mkdtempSync(path.join(os.tmpdir(), "synth-prepared-"));
+  const preparingPass = jest.spyOn(TerraformStack.prototype, "prepareStack");
+  let passes: number;
   process.env.KUBEADM_HA_CDKTF_PREPARE = "1";
   try {
     synthesizeClusters({ clustersDir: path.join(REPO_ROOT, "clusters"), outdir: prepared });
   } finally {
     delete process.env.KUBEADM_HA_CDKTF_PREPARE;
+    passes = preparingPass.mock.calls.length;
+    preparingPass.mockRestore();
   }
+  // The pass really ran, once per stack: the comparison below is not of two skipped runs.
+  expect(passes).toBe(SHIPPED_CLUSTERS.length);
   for (const stack of SHIPPED_CLUSTERS) {
     expect(fs.readFileSync(path.join(prepared, "stacks", stack, "cdk.tf.json"), "utf8")).toBe(read("stacks", stack, "cdk.tf.json"));
   }
   fs.rmSync(prepared, { recursive: true, force: true });
 });
 
-test("negative control: with a reference from one stack to another, skipping the preparing pass changes the output", () => {
-  // Two plain stacks that prepare the way ClusterStack does, or the way cdktf does.
-  const synth = (skip: boolean) => {
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "cross-stack-"));
-    const app = new App({ outdir, skipValidation: true });
-    class Prepared extends TerraformStack {
-      public prepareStack(): void {
-        if (skip) ClusterStack.prototype.prepareStack.call(this);
-        else super.prepareStack();
+describe("with KUBEADM_HA_CDKTF_PREPARE unset, as a synth runs by default", () => {
+  const saved = process.env.KUBEADM_HA_CDKTF_PREPARE;
+  beforeEach(() => delete process.env.KUBEADM_HA_CDKTF_PREPARE);
+  afterEach(() => {
+    if (saved === undefined) delete process.env.KUBEADM_HA_CDKTF_PREPARE;
+    else process.env.KUBEADM_HA_CDKTF_PREPARE = saved;
+  });
+
+  test("negative control: with a reference from one stack to another, skipping the preparing pass changes the output", () => {
+    // Two plain stacks that prepare the way ClusterStack does, or the way cdktf does.
+    const synth = (skip: boolean) => {
+      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "cross-stack-"));
+      const app = new App({ outdir, skipValidation: true });
+      class Prepared extends TerraformStack {
+        public prepareStack(): void {
+          if (skip) ClusterStack.prototype.prepareStack.call(this);
+          else super.prepareStack();
+        }
       }
-    }
-    const origin = new Prepared(app, "origin");
-    const record = new DataResource(origin, "record", { input: { value: "x" } });
-    new TerraformOutput(new Prepared(app, "user"), "id", { value: record.id });
-    app.synth();
-    const json = ["origin", "user"].map((stack) => fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
-    fs.rmSync(outdir, { recursive: true, force: true });
-    return json;
-  };
-  const [prepared, skipped] = [synth(false), synth(true)];
-  expect(prepared[1]).toContain("terraform_remote_state");
-  expect(skipped[1]).not.toContain("terraform_remote_state");
-  expect(skipped).not.toEqual(prepared);
+      const origin = new Prepared(app, "origin");
+      const record = new DataResource(origin, "record", { input: { value: "x" } });
+      new TerraformOutput(new Prepared(app, "user"), "id", { value: record.id });
+      app.synth();
+      const json = ["origin", "user"].map((stack) => fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+      fs.rmSync(outdir, { recursive: true, force: true });
+      return json;
+    };
+    const [prepared, skipped] = [synth(false), synth(true)];
+    expect(prepared[1]).toContain("terraform_remote_state");
+    expect(skipped[1]).not.toContain("terraform_remote_state");
+    expect(skipped).not.toEqual(prepared);
+  });
+
+  test("so a ClusterStack refuses to synthesize a reference to another stack, naming it and the way out", () => {
+    const synth = (skip: boolean) => {
+      const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "cross-stack-")), skipValidation: true });
+      class Checked extends TerraformStack {
+        public prepareStack(): void {
+          if (skip) ClusterStack.prototype.prepareStack.call(this);
+          else super.prepareStack();
+        }
+        public toTerraform(): any {
+          return ClusterStack.prototype.toTerraform.call(this);
+        }
+      }
+      const record = new DataResource(new Checked(app, "origin"), "record", { input: { value: "x" } });
+      new TerraformOutput(new Checked(app, "user"), "id", { value: record.id });
+      try {
+        app.synth();
+      } finally {
+        fs.rmSync(app.outdir, { recursive: true, force: true });
+      }
+    };
+    expect(() => synth(true)).toThrow(/stack user refers to terraform_data\.record, which the stack does not define\..*delete ClusterStack\.prepareStack/);
+    // With the preparing pass the reference becomes a remote-state lookup, which the check accepts.
+    expect(() => synth(false)).not.toThrow();
+  });
 });
 
 function listFiles(dir: string, prefix = ""): string[] {

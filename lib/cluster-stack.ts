@@ -10,6 +10,7 @@ import type { ClusterNode, NodeRole, Topology } from "./topology";
 import { kmsAlias, parameterPrefix, SecretAudience } from "./secret-store";
 import { isHclSynth } from "./constructs/hcl-output";
 import { KubeadmHaCluster } from "./constructs/kubeadm-ha-cluster";
+import { foreignReferences } from "./stack-references";
 import type { CniPort } from "./cni-ports";
 import type { GuardLift } from "./day2/guard-lift";
 
@@ -86,6 +87,20 @@ export class ClusterStack extends TerraformStack {
   public prepareStack(): void {
     if (process.env.KUBEADM_HA_CDKTF_PREPARE === "1") return super.prepareStack();
     this.ensureBackendExists();
+  }
+
+  /** The stack's JSON, refused if it refers to anything it does not define (see prepareStack). */
+  public toTerraform(): any {
+    const json = super.toTerraform();
+    const foreign = foreignReferences(json);
+    if (foreign.length > 0) {
+      throw new Error(
+        `stack ${this.node.id} refers to ${foreign.join(", ")}, which the stack does not define. ` +
+          "A reference to another stack needs cdktf's preparing pass, which ClusterStack skips: delete ClusterStack.prepareStack " +
+          "(or set KUBEADM_HA_CDKTF_PREPARE=1) in a fork that wires one stack to another.",
+      );
+    }
+    return json;
   }
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
