@@ -139,6 +139,15 @@ describe.each(cases)("%s %s", (stack, name, topology, node) => {
   });
 });
 
+test("is stable without the renderers' memos: a fresh copy of the modules renders every shipped node's user-data byte for byte", () => {
+  let fresh: { renderUserData: typeof renderUserData } | undefined;
+  jest.isolateModules(() => {
+    fresh = require("../lib/render/user-data");
+  });
+  expect(fresh!.renderUserData).not.toBe(renderUserData);
+  for (const [stack, name, topology, node] of cases) expect(fresh!.renderUserData(topology, node)).toBe(schemaDocuments[`${stack}-${name}`]);
+});
+
 test("production's Auto Scaling group template: identity from the instance at boot, nothing planned at synth", () => {
   const topology = shippedTopology("production");
   const template = topology.workerAutoScaling!.template;
