@@ -191,8 +191,11 @@ describe("production's stack", () => {
 
   test("its instances boot after what every node's first boot needs (the boot prerequisites barrier)", () => {
     const rules = Object.keys(doc.resource.aws_vpc_security_group_ingress_rule as Record<string, Json>).map((id) => `aws_vpc_security_group_ingress_rule.${id}`);
-    expect(group.depends_on).toContainEqual(expect.stringMatching(/^terraform_data\.cluster_boot-prerequisites_/));
-    expect([...dependsOnTransitively(doc, group)]).toEqual(expect.arrayContaining(rules));
+    const template = only(doc, "aws_launch_template");
+    for (const waiting of [group, template]) {
+      expect(waiting.depends_on).toContainEqual(expect.stringMatching(/^terraform_data\.cluster_boot-prerequisites_/));
+      expect([...dependsOnTransitively(doc, waiting)]).toEqual(expect.arrayContaining(rules));
+    }
   });
 
   test("an output names the group", () => {
