@@ -1,33 +1,38 @@
 /**
  * Each jest run's temp folder (jest.config.js): its own, and a dead run's folder is removed by the
  * next run only when it is certainly abandoned (this user's, this PID namespace's, its PID gone).
+ * The config is loaded in-process, as jest loads it at the start of a run.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const CONFIG = path.join(__dirname, "..", "jest.config.js");
 const PREFIX = "kubeadm-ha-jest-run-";
 const namespace = fs.readlinkSync("/proc/self/ns/pid");
+// Above Linux's largest possible pid_max (2^22): no process has it.
+const DEAD_PID = 4194305;
+const ENV = ["KUBEADM_HA_TEST_TMP", "KUBEADM_HA_TEST_TMP_BASE", "TMPDIR"] as const;
 
 let base: string;
+let saved: Partial<Record<(typeof ENV)[number], string>>;
 beforeEach(() => {
   base = fs.mkdtempSync(path.join(os.tmpdir(), "jest-temp-"));
+  saved = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
 });
-afterEach(() => fs.rmSync(base, { recursive: true, force: true }));
+afterEach(() => {
+  for (const name of ENV) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+  fs.rmSync(base, { recursive: true, force: true });
+});
 
-/** Loads the config as jest does at the start of a run; returns the run folder it made. */
+/** Loads a fresh copy of the config, as at the start of a run; returns the run folder it made. */
 function loadConfig(): string {
-  const env: NodeJS.ProcessEnv = { ...process.env, KUBEADM_HA_TEST_TMP_BASE: base };
-  delete env.KUBEADM_HA_TEST_TMP;
-  const result = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(CONFIG)}); console.log(process.env.KUBEADM_HA_TEST_TMP)`], {
-    env,
-    encoding: "utf8",
-  });
-  expect(result.stderr).toBe("");
-  expect(result.status).toBe(0);
-  return result.stdout.trim();
+  process.env.KUBEADM_HA_TEST_TMP_BASE = base;
+  delete process.env.KUBEADM_HA_TEST_TMP;
+  jest.isolateModules(() => require("../jest.config.js"));
+  return process.env.KUBEADM_HA_TEST_TMP!;
 }
 
 function runFolder(name: string, owner: string | undefined): string {
@@ -38,31 +43,24 @@ function runFolder(name: string, owner: string | undefined): string {
   return dir;
 }
 
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
-  return Number(child.stdout.trim());
-}
-
-test("a run gets a fresh folder with an owner record, named after its PID with a random suffix", () => {
+test("a run gets a fresh folder, named after its PID with a random suffix, with an owner record, and its TMPDIR points there", () => {
   const dir = loadConfig();
   expect(path.dirname(dir)).toBe(base);
-  expect(path.basename(dir)).toMatch(new RegExp(`^${PREFIX}\\d+-[A-Za-z0-9]+$`));
-  const pid = /-(\d+)-/.exec(path.basename(dir))?.[1];
-  expect(fs.readFileSync(path.join(dir, ".owner"), "utf8")).toBe(`${namespace} ${pid}\n`);
-  // That process has ended without a teardown: the next run removes its folder.
+  expect(path.basename(dir)).toMatch(new RegExp(`^${PREFIX}${process.pid}-[A-Za-z0-9]+$`));
+  expect(fs.readFileSync(path.join(dir, ".owner"), "utf8")).toBe(`${namespace} ${process.pid}\n`);
+  expect(process.env.TMPDIR).toBe(dir);
   const next = loadConfig();
   expect(next).not.toBe(dir);
-  expect(fs.existsSync(dir)).toBe(false);
-  expect(fs.existsSync(next)).toBe(true);
+  // This process is alive: its first folder stays.
+  expect(fs.existsSync(dir)).toBe(true);
 });
 
 test("a dead run's folder is removed; a live run's, another namespace's, one without a record and an old-style name stay", () => {
-  const dead = deadPid();
-  const abandoned = runFolder(`${PREFIX}${dead}-abc123`, `${namespace} ${dead}\n`);
+  const abandoned = runFolder(`${PREFIX}${DEAD_PID}-abc123`, `${namespace} ${DEAD_PID}\n`);
   const live = runFolder(`${PREFIX}${process.pid}-def456`, `${namespace} ${process.pid}\n`);
-  const otherNamespace = runFolder(`${PREFIX}${dead}-ghi789`, `pid:[1] ${dead}\n`);
-  const noRecord = runFolder(`${PREFIX}${dead}-jkl012`, undefined);
-  const oldStyle = runFolder(`${PREFIX}${dead}`, `${namespace} ${dead}\n`);
+  const otherNamespace = runFolder(`${PREFIX}${DEAD_PID}-ghi789`, `pid:[1] ${DEAD_PID}\n`);
+  const noRecord = runFolder(`${PREFIX}${DEAD_PID}-jkl012`, undefined);
+  const oldStyle = runFolder(`${PREFIX}${DEAD_PID}`, `${namespace} ${DEAD_PID}\n`);
   const unrelated = runFolder("something-else", undefined);
   const made = loadConfig();
   expect(fs.existsSync(abandoned)).toBe(false);
@@ -71,9 +69,8 @@ test("a dead run's folder is removed; a live run's, another namespace's, one wit
 
 const asRoot = process.getuid?.() === 0;
 (asRoot ? test : test.skip)("another user's dead-run folder is left alone, and the run still starts (as root: chown)", () => {
-  const dead = deadPid();
-  const foreign = runFolder(`${PREFIX}${dead}-mno345`, `${namespace} ${dead}\n`);
+  const foreign = runFolder(`${PREFIX}${DEAD_PID}-mno345`, `${namespace} ${DEAD_PID}\n`);
   fs.chownSync(foreign, 65534, 65534);
-  loadConfig();
+  expect(fs.existsSync(loadConfig())).toBe(true);
   expect(fs.existsSync(foreign)).toBe(true);
 });
