@@ -4,7 +4,9 @@ const path = require("path");
 const slowSuites = require("./jest.slow-suites");
 
 const RUN_PREFIX = "kubeadm-ha-jest-run-";
+const RUN_FOLDER = new RegExp(`^${RUN_PREFIX}(\\d+)-[A-Za-z0-9]+$`);
 const OWNER_FILE = ".owner";
+const PID_NAMESPACE = pidNamespace();
 
 // Testing.synthScope, the synth tests and the node sandboxes write thousands of small files: give
 // each jest run its own folder (so parallel runs never delete each other's files), removed by the
@@ -28,7 +30,7 @@ if (!process.env.KUBEADM_HA_TEST_TMP) {
  */
 function removeAbandonedRuns(base) {
   for (const name of fs.readdirSync(base)) {
-    const pid = Number(new RegExp(`^${RUN_PREFIX}(\\d+)-[A-Za-z0-9]+$`).exec(name)?.[1]);
+    const pid = Number(RUN_FOLDER.exec(name)?.[1]);
     if (!pid) continue;
     const dir = path.join(base, name);
     try {
@@ -43,13 +45,15 @@ function removeAbandonedRuns(base) {
 
 /** Who made a run folder: the PID and its namespace, so a PID is only judged where it means something. */
 function ownerRecord(pid) {
-  let namespace = "";
+  return `${PID_NAMESPACE} ${pid}\n`;
+}
+
+function pidNamespace() {
   try {
-    namespace = fs.readlinkSync("/proc/self/ns/pid");
+    return fs.readlinkSync("/proc/self/ns/pid");
   } catch {
-    // No /proc: the PID alone.
+    return ""; // No /proc: the PID alone.
   }
-  return `${namespace} ${pid}\n`;
 }
 
 function alive(pid) {
