@@ -65,51 +65,42 @@ describe("with KUBEADM_HA_CDKTF_PREPARE unset, as a synth runs by default", () =
     else process.env.KUBEADM_HA_CDKTF_PREPARE = saved;
   });
 
-  test("negative control: with a reference from one stack to another, skipping the preparing pass changes the output", () => {
-    // Two plain stacks that prepare the way ClusterStack does, or the way cdktf does.
-    const synth = (skip: boolean) => {
-      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "cross-stack-"));
-      const app = new App({ outdir, skipValidation: true });
-      class Prepared extends TerraformStack {
-        public prepareStack(): void {
-          if (skip) ClusterStack.prototype.prepareStack.call(this);
-          else super.prepareStack();
-        }
+  /**
+   * Two plain stacks, the second referring to the first, that prepare the way ClusterStack does
+   * (skip) or the way cdktf does, and with `checked` also refuse foreign references as
+   * ClusterStack does. Returns both stacks' JSON.
+   */
+  const crossStackSynth = (skip: boolean, checked: boolean): string[] => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "cross-stack-"));
+    const app = new App({ outdir, skipValidation: true });
+    class Plain extends TerraformStack {
+      public prepareStack(): void {
+        if (skip) ClusterStack.prototype.prepareStack.call(this);
+        else super.prepareStack();
       }
-      const origin = new Prepared(app, "origin");
-      const record = new DataResource(origin, "record", { input: { value: "x" } });
-      new TerraformOutput(new Prepared(app, "user"), "id", { value: record.id });
+      public toTerraform(): any {
+        return checked ? ClusterStack.prototype.toTerraform.call(this) : super.toTerraform();
+      }
+    }
+    const record = new DataResource(new Plain(app, "origin"), "record", { input: { value: "x" } });
+    new TerraformOutput(new Plain(app, "user"), "id", { value: record.id });
+    try {
       app.synth();
-      const json = ["origin", "user"].map((stack) => fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+      return ["origin", "user"].map((stack) => fs.readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+    } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
-      return json;
-    };
-    const [prepared, skipped] = [synth(false), synth(true)];
+    }
+  };
+
+  test("negative control: with a reference from one stack to another, skipping the preparing pass changes the output", () => {
+    const [prepared, skipped] = [crossStackSynth(false, false), crossStackSynth(true, false)];
     expect(prepared[1]).toContain("terraform_remote_state");
     expect(skipped[1]).not.toContain("terraform_remote_state");
     expect(skipped).not.toEqual(prepared);
   });
 
   test("so a ClusterStack refuses to synthesize a reference to another stack, naming it and the way out", () => {
-    const synth = (skip: boolean) => {
-      const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "cross-stack-")), skipValidation: true });
-      class Checked extends TerraformStack {
-        public prepareStack(): void {
-          if (skip) ClusterStack.prototype.prepareStack.call(this);
-          else super.prepareStack();
-        }
-        public toTerraform(): any {
-          return ClusterStack.prototype.toTerraform.call(this);
-        }
-      }
-      const record = new DataResource(new Checked(app, "origin"), "record", { input: { value: "x" } });
-      new TerraformOutput(new Checked(app, "user"), "id", { value: record.id });
-      try {
-        app.synth();
-      } finally {
-        fs.rmSync(app.outdir, { recursive: true, force: true });
-      }
-    };
+    const synth = (skip: boolean) => crossStackSynth(skip, true);
     expect(() => synth(true)).toThrow(/stack user refers to terraform_data\.record, which the stack does not define\..*delete ClusterStack\.prepareStack/);
     // With the preparing pass the reference becomes a remote-state lookup, which the check accepts.
     expect(() => synth(false)).not.toThrow();
